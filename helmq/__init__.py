@@ -1,0 +1,3 @@
+"""helmq: codebases that maintain themselves, on Celery."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Pure domain: statuses, tiers, findings, grammar and rules. Imports the stdlib only."""

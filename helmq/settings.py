@@ -1,0 +1,107 @@
+"""The one settings object, read from the environment once and passed in."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from helmq.errors import ConfigError
+
+ENV_VARS = {
+    "HELMQ_DATABASE_URL": "database URL (default: SQLite file in the state dir; "
+    "postgresql+psycopg://… for Postgres)",
+    "HELMQ_BROKER_URL": "Celery broker (default: embedded in-process broker; redis://… to deploy)",
+    "HELMQ_CONFIG": "jobs.yaml path (default: ./jobs.yaml if present, else built-in jobs)",
+    "HELMQ_STATE_DIR": "worktrees, reports, transcripts, SQLite (default: ~/.helmq)",
+    "HELMQ_LAST_ACTIVE": "last-active file (default: ~/.coord/last_active.json)",
+    "HELMQ_UI_TOKEN": "token for mutating UI/API calls (default: none, mutations refused)",
+    "ANTHROPIC_API_KEY": "LLM credentials; absent = LLM tiers wait",
+    "HELMQ_CLAUDE_BIN": "the claude CLI (default: on PATH or bundled with claude-agent-sdk)",
+}
+
+EMBEDDED_BROKER = "memory://"
+
+
+def _positive_float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"expected a number of seconds, got {raw!r}", key=name) from None
+    if value <= 0:
+        raise ConfigError(f"must be greater than 0, got {raw!r}", key=name)
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything helmq reads from its environment, resolved to concrete values."""
+
+    state_dir: Path
+    database_url: str
+    broker_url: str
+    config_path: Path | None
+    last_active_path: Path
+    ui_token: str | None = None
+    anthropic_api_key: str | None = field(default=None, repr=False)
+    claude_bin: str | None = None
+    # Leases: how long a stage may hold an item before the reconciler takes it back,
+    # and how long a queued message may wait before it is presumed lost.
+    stage_lease_seconds: float = 900.0
+    queue_lease_seconds: float = 3600.0
+    max_redispatches: int = 3
+    """After this many re-dispatches of one run, the item fails with class `lost`."""
+    max_review_rounds: int = 3
+    dispatch_limit: int = 50
+    """Items dispatched per tick (per job) at most."""
+    reconcile_interval: float = 60.0
+    dispatch_interval: float = 30.0
+
+    @property
+    def embedded(self) -> bool:
+        """True when the broker lives in this process (no HELMQ_BROKER_URL)."""
+        return self.broker_url == EMBEDDED_BROKER
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith("postgresql")
+
+    @property
+    def worktrees_dir(self) -> Path:
+        return self.state_dir / "worktrees"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.state_dir / "reports"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        """Read the environment (CONTRACT.md) once."""
+        env = dict(os.environ if env is None else env)
+        state_dir = Path(env.get("HELMQ_STATE_DIR") or "~/.helmq").expanduser()
+        config = env.get("HELMQ_CONFIG")
+        if config:
+            config_path: Path | None = Path(config).expanduser()
+        elif Path("jobs.yaml").is_file():
+            config_path = Path("jobs.yaml").resolve()
+        else:
+            config_path = None
+        return cls(
+            state_dir=state_dir,
+            database_url=env.get("HELMQ_DATABASE_URL") or f"sqlite:///{state_dir / 'helmq.db'}",
+            broker_url=env.get("HELMQ_BROKER_URL") or EMBEDDED_BROKER,
+            config_path=config_path,
+            last_active_path=Path(
+                env.get("HELMQ_LAST_ACTIVE") or "~/.coord/last_active.json"
+            ).expanduser(),
+            ui_token=env.get("HELMQ_UI_TOKEN") or None,
+            anthropic_api_key=env.get("ANTHROPIC_API_KEY") or None,
+            claude_bin=env.get("HELMQ_CLAUDE_BIN") or None,
+            stage_lease_seconds=_positive_float(env, "HELMQ_STAGE_LEASE", 900.0),
+            queue_lease_seconds=_positive_float(env, "HELMQ_QUEUE_LEASE", 3600.0),
+            reconcile_interval=_positive_float(env, "HELMQ_RECONCILE_INTERVAL", 60.0),
+            dispatch_interval=_positive_float(env, "HELMQ_DISPATCH_INTERVAL", 30.0),
+        )
