@@ -1,0 +1,367 @@
+"""jobs.yaml: which jobs exist, how they find work, and when their items are eligible."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import yaml
+
+from helmq.domain.model import Stage
+from helmq.errors import ConfigError
+
+BUILTIN_SOURCE = "<built-in>"
+
+# The built-in default goes through the same parser as a user's file, so the two can't drift.
+_DEFAULT_JOBS_YAML = """\
+repos: []
+budget: { daily_usd: 5.0, per_item_usd: 2.0 }
+jobs:
+  codebase_maintenance:
+    internal: true
+    emoji: "🔧"
+    discovery: { strategy: autodo_scan, interval: 3600 }
+    handler: handlers.codebase_maintenance.process
+    stages: [classify, execute, review]
+    eligibility:
+      require_user_idle_minutes: 15
+      data_filter: { risk: [low, null] }
+"""
+
+_STAGES = tuple(stage.value for stage in Stage)
+_JOB_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_IMPORT_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+", re.ASCII)
+
+KeyPath = tuple[str | int, ...]
+"""Mapping keys as str, sequence indices as int: ("jobs", "x", "stages", 1)."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Spending limits for LLM tiers, in US dollars."""
+
+    daily_usd: float = 5.0
+    per_item_usd: float = 2.0
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """Which discovery strategy finds a job's items, and how often it runs (seconds)."""
+
+    strategy: str
+    interval: int = 3600
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """When a pending item of a job may be dispatched."""
+
+    require_user_idle_minutes: float = 15
+    data_filter: dict[str, Any] = field(default_factory=dict)
+    """Each key must match the item's data; a list means one of; null matches missing/null."""
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """One job: a kind of work with its own discovery, handler, stages and eligibility."""
+
+    name: str
+    internal: bool = False
+    emoji: str = ""
+    discovery: Discovery | None = None
+    handler: str | None = None
+    stages: tuple[str, ...] = _STAGES
+    eligibility: Eligibility = field(default_factory=Eligibility)
+    paused: bool = False
+
+
+@dataclass(frozen=True)
+class JobsConfig:
+    """Everything jobs.yaml says, with `source` naming the file or `<built-in>`."""
+
+    repos: tuple[Path, ...]
+    budget: Budget
+    jobs: dict[str, JobConfig]
+    source: str
+
+
+def default_jobs_yaml() -> str:
+    """The built-in jobs.yaml text used when no file is configured."""
+    return _DEFAULT_JOBS_YAML
+
+
+def load_jobs(path: Path | None, *, strategies: Collection[str]) -> JobsConfig:
+    """Read and validate jobs.yaml (None = the built-in default); raise ConfigError if wrong."""
+    if path is None:
+        return _parse(_DEFAULT_JOBS_YAML, BUILTIN_SOURCE, Path.cwd(), strategies)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            "file not found; point HELMQ_CONFIG at an existing jobs.yaml "
+            "or unset it to use the built-in jobs",
+            file=str(path),
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text: {exc.reason}", file=str(path)) from None
+    return _parse(text, str(path), path.expanduser().resolve().parent, strategies)
+
+
+def _parse(text: str, source: str, base: Path, strategies: Collection[str]) -> JobsConfig:
+    reader = _Reader(source, base, strategies)
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is not None:
+            reader.index(root, ())
+        data = None if root is None else loader.construct_document(root)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(
+            f"invalid YAML: {problem}", file=source, line=mark.line + 1 if mark else None
+        ) from None
+    finally:
+        loader.dispose()
+    return reader.config(data)
+
+
+def _dotted(path: KeyPath) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+class _Reader:
+    """Turns the parsed YAML into models; knows each key's line so errors can point at it."""
+
+    def __init__(self, source: str, base: Path, strategies: Collection[str]) -> None:
+        self.source, self.base, self.strategies = source, base, strategies
+        # key path -> (line of the key, line of the value), both 1-based
+        self.lines: dict[KeyPath, tuple[int, int]] = {}
+
+    def index(self, node: yaml.Node, path: KeyPath, key_line: int | None = None) -> None:
+        """Record where every key and value starts; reject duplicate keys, which YAML hides."""
+        if path in self.lines:
+            return  # an alias reached again: the first occurrence is where it is written
+        value_line = node.start_mark.line + 1
+        self.lines[path] = (key_line or value_line, value_line)
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key, value in node.value:
+                # `<<` merges are flattened by the constructor; their keys use the parent's line
+                if not isinstance(key, yaml.ScalarNode) or key.value == "<<":
+                    continue
+                if key.value in seen:
+                    raise ConfigError(
+                        f"duplicate key {key.value!r} (each key may appear once)",
+                        file=self.source,
+                        line=key.start_mark.line + 1,
+                        key=_dotted(path + (key.value,)),
+                    )
+                seen.add(key.value)
+                self.index(value, path + (key.value,), key.start_mark.line + 1)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self.index(item, path + (i,))
+
+    def fail(self, path: KeyPath, message: str, *, at_key: bool = False) -> NoReturn:
+        """Raise a ConfigError at the line of `path` (or its nearest written ancestor)."""
+        line = None
+        for n in range(len(path), -1, -1):
+            if path[:n] in self.lines:
+                key_line, value_line = self.lines[path[:n]]
+                line = key_line if at_key and n == len(path) else value_line
+                break
+        raise ConfigError(message, file=self.source, line=line, key=_dotted(path) or None)
+
+    def config(self, data: Any) -> JobsConfig:
+        fields = self.mapping((), data, ("budget", "jobs", "repos"), "top level")
+        if "jobs" not in fields:
+            self.fail(("jobs",), "missing key 'jobs' (a mapping of job name to job settings)")
+        return JobsConfig(
+            repos=self.repos(("repos",), fields["repos"]) if "repos" in fields else (),
+            budget=self.budget(("budget",), fields["budget"]) if "budget" in fields else Budget(),
+            jobs=self.jobs(("jobs",), fields["jobs"]),
+            source=self.source,
+        )
+
+    def mapping(
+        self, path: KeyPath, value: Any, allowed: tuple[str, ...], what: str
+    ) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            self.fail(path, f"expected a mapping ({what}), got {_show(value)}")
+        for key in value:
+            if str(key) not in allowed:
+                expected = ", ".join(sorted(allowed))
+                self.fail(
+                    path + (str(key),),
+                    f"unknown key {str(key)!r} (expected one of: {expected})",
+                    at_key=True,
+                )
+        return {str(key): item for key, item in value.items()}
+
+    def convert(
+        self, path: KeyPath, fields: dict[str, Any], converters: dict[str, Callable[..., Any]]
+    ) -> dict[str, Any]:
+        return {key: converters[key](path + (key,), value) for key, value in fields.items()}
+
+    def boolean(self, path: KeyPath, value: Any) -> bool:
+        if not isinstance(value, bool):
+            self.fail(path, f"expected true or false, got {_show(value)}")
+        return value
+
+    def string(self, path: KeyPath, value: Any) -> str:
+        if not isinstance(value, str):
+            self.fail(path, f"expected a string, got {_show(value)}")
+        return value
+
+    def amount(self, path: KeyPath, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            self.fail(path, f"expected a number >= 0, got {_show(value)}")
+        return float(value)
+
+    def repos(self, path: KeyPath, value: Any) -> tuple[Path, ...]:
+        if not isinstance(value, list):
+            self.fail(path, f"expected a list of repository paths, got {_show(value)}")
+        out = []
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or not item.strip():
+                self.fail(path + (i,), f"expected a repository path, got {_show(item)}")
+            # relative paths are relative to jobs.yaml, not to wherever helmq happens to run
+            out.append((self.base / Path(item).expanduser()).resolve())
+        return tuple(out)
+
+    def budget(self, path: KeyPath, value: Any) -> Budget:
+        fields = self.mapping(path, value, ("daily_usd", "per_item_usd"), "budget in USD")
+        converters = {"daily_usd": self.amount, "per_item_usd": self.amount}
+        return Budget(**self.convert(path, fields, converters))
+
+    def jobs(self, path: KeyPath, value: Any) -> dict[str, JobConfig]:
+        if not isinstance(value, dict):
+            self.fail(path, f"expected a mapping of job name to job settings, got {_show(value)}")
+        out = {}
+        for name, raw in value.items():
+            if not isinstance(name, str) or not _JOB_NAME.fullmatch(name):
+                self.fail(
+                    path + (str(name),),
+                    f"invalid job name {str(name)!r} (letters, digits, '_' and '-', "
+                    "starting with a letter or '_')",
+                    at_key=True,
+                )
+            out[name] = self.job(path + (name,), name, raw)
+        return out
+
+    def job(self, path: KeyPath, name: str, value: Any) -> JobConfig:
+        converters: dict[str, Callable[..., Any]] = {
+            "discovery": self.discovery,
+            "eligibility": self.eligibility,
+            "emoji": self.string,
+            "handler": self.handler,
+            "internal": self.boolean,
+            "paused": self.boolean,
+            "stages": self.stages,
+        }
+        fields = self.mapping(path, value, tuple(converters), "job settings")
+        return JobConfig(name=name, **self.convert(path, fields, converters))
+
+    def discovery(self, path: KeyPath, value: Any) -> Discovery | None:
+        if value is None:
+            return None
+        converters = {"interval": self.interval, "strategy": self.strategy}
+        fields = self.mapping(path, value, tuple(converters), "discovery settings")
+        if "strategy" not in fields:
+            self.fail(path + ("strategy",), "missing key 'strategy' (a discovery strategy name)")
+        return Discovery(**self.convert(path, fields, converters))
+
+    def strategy(self, path: KeyPath, value: Any) -> str:
+        name = self.string(path, value)
+        if name not in self.strategies:
+            known = ", ".join(sorted(self.strategies))
+            expected = f"expected one of: {known}" if known else "no strategies are registered"
+            self.fail(path, f"unknown discovery strategy {name!r} ({expected})")
+        return name
+
+    def interval(self, path: KeyPath, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            self.fail(path, f"expected a whole number of seconds > 0, got {_show(value)}")
+        return value
+
+    def handler(self, path: KeyPath, value: Any) -> str | None:
+        if value is not None and not (isinstance(value, str) and _IMPORT_PATH.fullmatch(value)):
+            self.fail(
+                path,
+                "expected a dotted import path such as handlers.codebase_maintenance.process, "
+                f"got {_show(value)}",
+            )
+        return value
+
+    def stages(self, path: KeyPath, value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list) or not value:
+            self.fail(path, f"expected a list of stages ({', '.join(_STAGES)}), got {_show(value)}")
+        for i, stage in enumerate(value):
+            if stage not in _STAGES:
+                self.fail(
+                    path + (i,),
+                    f"unknown stage {_show(stage)} (expected one of: {', '.join(_STAGES)})",
+                )
+            if stage in value[:i]:
+                self.fail(path + (i,), f"stage {stage!r} is listed twice")
+        return tuple(value)
+
+    def eligibility(self, path: KeyPath, value: Any) -> Eligibility:
+        converters = {"data_filter": self.data_filter, "require_user_idle_minutes": self.amount}
+        fields = self.mapping(path, value, tuple(converters), "eligibility settings")
+        return Eligibility(**self.convert(path, fields, converters))
+
+    def data_filter(self, path: KeyPath, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            self.fail(
+                path,
+                f"expected a mapping of data key to value or list of values, got {_show(value)}",
+            )
+        for key, wanted in value.items():
+            key_path = path + (str(key),)
+            if not isinstance(key, str) or not _IDENTIFIER.fullmatch(key):
+                self.fail(
+                    key_path,
+                    f"invalid data_filter key {str(key)!r} (a plain identifier: letters, "
+                    "digits and '_', not starting with a digit)",
+                    at_key=True,
+                )
+            if isinstance(wanted, list):
+                if not wanted:
+                    self.fail(key_path, "an empty list matches nothing; list at least one value")
+                for i, option in enumerate(wanted):
+                    if not _is_scalar(option):
+                        self.fail(
+                            key_path + (i,), f"expected a scalar or null, got {_show(option)}"
+                        )
+            elif not _is_scalar(wanted):
+                self.fail(
+                    key_path, f"expected a scalar, null or a list of them, got {_show(wanted)}"
+                )
+        return dict(value)
