@@ -50,7 +50,10 @@ class Settings:
     claude_bin: str | None = None
     # Leases: how long a stage may hold an item before the reconciler takes it back,
     # and how long a queued message may wait before it is presumed lost.
-    stage_lease_seconds: float = 900.0
+    task_time_limit: float = 3600.0
+    """Hard time limit of a stage task; the soft limit is 30 s less."""
+    stage_lease_seconds: float = 3720.0
+    """Above the hard time limit: a lease expires only when its worker is gone."""
     queue_lease_seconds: float = 3600.0
     max_redispatches: int = 3
     """After this many re-dispatches of one run, the item fails with class `lost`."""
@@ -100,7 +103,8 @@ class Settings:
             ui_token=env.get("HELMQ_UI_TOKEN") or None,
             anthropic_api_key=env.get("ANTHROPIC_API_KEY") or None,
             claude_bin=env.get("HELMQ_CLAUDE_BIN") or None,
-            stage_lease_seconds=_positive_float(env, "HELMQ_STAGE_LEASE", 900.0),
+            task_time_limit=_positive_float(env, "HELMQ_TASK_TIME_LIMIT", 3600.0),
+            stage_lease_seconds=_positive_float(env, "HELMQ_STAGE_LEASE", 3720.0),
             queue_lease_seconds=_positive_float(env, "HELMQ_QUEUE_LEASE", 3600.0),
             reconcile_interval=_positive_float(env, "HELMQ_RECONCILE_INTERVAL", 60.0),
             dispatch_interval=_positive_float(env, "HELMQ_DISPATCH_INTERVAL", 30.0),

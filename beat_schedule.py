@@ -1,0 +1,36 @@
+"""The beat schedule, built from jobs.yaml: discovery per job, dispatch, reconcile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+
+from helmq.jobs import JobsConfig
+from helmq.settings import Settings
+from tasks import runtime
+
+
+def build_schedule(jobs: JobsConfig, settings: Settings) -> dict[str, dict[str, Any]]:
+    """One scan entry per job with discovery, plus the dispatch and reconcile ticks."""
+    schedule: dict[str, dict[str, Any]] = {
+        "helmq-dispatch": {"task": "helmq.dispatch", "schedule": settings.dispatch_interval},
+        "helmq-reconcile": {"task": "helmq.reconcile", "schedule": settings.reconcile_interval},
+    }
+    for name, job in jobs.jobs.items():
+        if job.discovery is not None:
+            schedule[f"helmq-scan-{name}"] = {
+                "task": "helmq.scan",
+                "schedule": float(job.discovery.interval),
+                "args": (name,),
+            }
+    return schedule
+
+
+def attach_schedule(app: Celery) -> None:
+    """Build the schedule when beat starts, so workers never need jobs.yaml to import."""
+
+    @app.on_after_finalize.connect
+    def _attach(sender: Celery, **_kw: Any) -> None:
+        rt = runtime.current()
+        sender.conf.beat_schedule = build_schedule(rt.jobs, rt.settings)

@@ -1,0 +1,189 @@
+"""`run-once` and `up`: drive scans, dispatch and the workers, embedded or against a broker."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from helmq.dispatcher import dispatch_tick
+from helmq.domain.model import Status
+from helmq.scanning import JobScan, scan_jobs
+from helmq.views import item_json
+from tasks import runtime
+from tasks.app import make_celery
+from tasks.chains import publish
+from tasks.embedded import EmbeddedWorker
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+    from helmq.cli import App
+    from helmq.store.repository import Dispatch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    """What one run-once did."""
+
+    scans: list[JobScan]
+    dispatched: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)
+    items: list[dict[str, Any]] = field(default_factory=list)
+    timed_out: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return self.timed_out or any(i["status"] == Status.FAILED for i in self.items)
+
+    def as_dict(self) -> dict[str, Any]:
+        by_status: dict[str, int] = {}
+        for i in self.items:
+            by_status[i["status"]] = by_status.get(i["status"], 0) + 1
+        return {"scan": [s.as_dict() for s in self.scans], "dispatched": self.dispatched,
+                "skipped": self.skipped, "timed_out": self.timed_out, "by_status": by_status,
+                "items": self.items}
+
+    def text(self) -> str:
+        lines = [f"scan {s.job}: {s.counts.new} new, {s.counts.updated} updated, "
+                 f"{s.counts.unchanged} unchanged, {s.counts.gone} gone" for s in self.scans]
+        lines += [f"skipped {job}: {why}" for job, why in self.skipped.items()]
+        lines.append(f"dispatched {self.dispatched} item(s)")
+        lines += [f"  #{i['id']:<5} {i['status']:<11} {i['tier'] or '-':<14} {i['title'][:60]}"
+                  + (f"  ({i['failure_class'] or i['waiting_reason']})"
+                     if i["failure_class"] or i["waiting_reason"] else "")
+                  for i in self.items]
+        if self.timed_out:
+            lines.append("timed out waiting for items to settle")
+        return "\n".join(lines)
+
+
+def _prepare(app: App, repos: Sequence[Path]) -> Celery:
+    """Share this process's engine and jobs with the tasks, and build the Celery app."""
+    jobs = replace(app.jobs, repos=tuple(repos))
+    app.jobs = jobs
+    runtime.install(runtime.Runtime(app.settings, engine=app.engine, jobs_config=jobs))
+    return make_celery(app.settings)
+
+
+def _recover(app: App, celery_app: Celery) -> list[Dispatch]:
+    """An embedded broker restarted empty: every in-flight item's message is gone."""
+    got = app.repo.reclaim_expired(max_redispatches=app.settings.max_redispatches,
+                                   lease_seconds=app.settings.queue_lease_seconds,
+                                   everything=True) or []
+    if got:
+        log.warning("re-queued %d item(s) left in flight by an earlier run", len(got))
+        publish(celery_app, got)
+    return got
+
+
+def _progress(line: str) -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write("\r" + line + "\x1b[K")
+    else:
+        sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def _wait_settled(app: App, celery_app: Celery, deadline: float) -> bool:
+    """Poll until nothing is in flight, reconciling lost messages; False on timeout."""
+    last_line, next_reconcile = "", time.monotonic() + app.settings.reconcile_interval
+    while True:
+        counts = app.repo.count_by_status()
+        busy = {s: n for s, n in counts.items() if Status(s) in
+                {Status.QUEUED, Status.CLASSIFYING, Status.EXECUTING, Status.REVIEWING}}
+        if not busy:
+            if last_line and sys.stderr.isatty():
+                sys.stderr.write("\n")
+            return True
+        line = "in flight: " + ", ".join(f"{n} {s}" for s, n in sorted(busy.items()))
+        if line != last_line:
+            _progress(line)
+            last_line = line
+        now = time.monotonic()
+        if now > deadline:
+            return False
+        if now > next_reconcile:
+            publish(celery_app, app.repo.reclaim_expired(
+                max_redispatches=app.settings.max_redispatches,
+                lease_seconds=app.settings.queue_lease_seconds) or [])
+            next_reconcile = now + app.settings.reconcile_interval
+        time.sleep(0.1)
+
+
+def run_once(app: App, *, repos: Sequence[Path], limit: int | None, ignore_idle: bool,
+             timeout: float) -> RunResult:
+    """Scan, then dispatch and wait until every eligible item has settled."""
+    celery_app = _prepare(app, repos)
+    result = RunResult(scans=scan_jobs(app.repo, app.jobs, repos=repos))
+    worker = EmbeddedWorker(celery_app) if app.settings.embedded else None
+    touched: set[int] = set()
+    deadline = time.monotonic() + timeout
+    if worker is not None:
+        worker.start()
+    try:
+        if worker is not None:
+            touched |= {d.handoff["item"] for d in _recover(app, celery_app)}
+        remaining = limit
+        while remaining is None or remaining > 0:
+            tick = dispatch_tick(app.repo, app.jobs, app.settings, ignore_idle=ignore_idle,
+                                 limit=remaining)
+            result.skipped.update(tick.skipped)
+            fresh = [d for d in tick.dispatched if d.handoff["item"] not in touched]
+            publish(celery_app, tick.dispatched)
+            touched |= {d.handoff["item"] for d in tick.dispatched}
+            result.dispatched += len(tick.dispatched)
+            if remaining is not None:
+                remaining -= len(tick.dispatched)
+            if not _wait_settled(app, celery_app, deadline):
+                result.timed_out = True
+                break
+            if not fresh:
+                break
+    finally:
+        if worker is not None:
+            worker.stop()
+    result.items = [item_json(i) for i in (app.repo.get_item(n) for n in sorted(touched)) if i]
+    for i in result.items:
+        i.pop("data")
+    return result
+
+
+def serve_embedded(app: App, *, port: int) -> int:
+    """Run worker threads and beat in this process until interrupted."""
+    from beat_schedule import build_schedule
+
+    repos = list(app.jobs.repos) or [Path.cwd()]
+    celery_app = _prepare(app, repos)
+    celery_app.conf.beat_schedule = build_schedule(app.jobs, app.settings)
+    app.settings.state_dir.mkdir(parents=True, exist_ok=True)
+    worker = EmbeddedWorker(celery_app, beat=True,
+                            schedule_file=str(app.settings.state_dir / "embedded-beat-schedule"))
+
+    def _stop(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    worker.start()
+    try:
+        _recover(app, celery_app)
+        # Beat's first interval only ends later: scan and dispatch once right away.
+        celery_app.send_task("helmq.scan")
+        celery_app.send_task("helmq.dispatch")
+        print(f"helmq up: embedded worker and beat running on {app.settings.database_url}; "
+              f"repos: {', '.join(map(str, repos))}; Ctrl-C stops "
+              f"(the web UI on 127.0.0.1:{port} arrives with the UI issue)", file=sys.stderr)
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("helmq up: stopping; in-flight items resume on the next start", file=sys.stderr)
+    finally:
+        worker.stop()
+    return 0

@@ -1,0 +1,1 @@
+"""Discovery: find work in a repository (TODO files, TODO comments) as `Finding`s."""

@@ -1,0 +1,15 @@
+"""What one discovery pass over a repository returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from helmq.domain.model import Finding
+
+
+@dataclass
+class ScanResult:
+    """The findings of a scan, and warnings about what it skipped (each names its file)."""
+
+    findings: list[Finding] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)

@@ -1,0 +1,67 @@
+"""The dispatch tick: reset recurring items, then queue every eligible item of every job."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from helmq.domain.eligibility import matches_filter, recurrence_due, user_idle
+from helmq.domain.item import WorkItem
+from helmq.jobs import JobsConfig
+from helmq.last_active import read_last_active
+from helmq.settings import Settings
+from helmq.store.repository import Dispatch, Repository
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Tick:
+    """What one dispatch tick did, and why jobs were skipped."""
+
+    dispatched: list[Dispatch] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    reset: int = 0
+
+
+def dispatch_tick(
+    repo: Repository,
+    jobs: JobsConfig,
+    settings: Settings,
+    *,
+    ignore_idle: bool = False,
+    limit: int | None = None,
+    now: datetime | None = None,
+) -> Tick:
+    """Queue eligible items: the user idle long enough, the data filter, the recurrence guard."""
+    now = now or datetime.now(UTC)
+    tick = Tick(reset=repo.reset_recurring(now))
+    last = read_last_active(settings.last_active_path)
+    if last.problem:
+        log.warning("%s (treating the user as active)", last.problem)
+    budget = settings.dispatch_limit if limit is None else limit
+    for name, job in jobs.jobs.items():
+        if job.paused:
+            tick.skipped[name] = "paused"
+            continue
+        idle_min = job.eligibility.require_user_idle_minutes
+        if not ignore_idle and not user_idle(last.at, now, idle_min):
+            tick.skipped[name] = f"user active within the last {idle_min:g} min"
+            continue
+        if budget <= 0:
+            break
+
+        def accept(item: WorkItem, _filter=job.eligibility.data_filter) -> bool:
+            return matches_filter(item.data, _filter) and recurrence_due(
+                item.recurrence, item.last_completed, now
+            )
+
+        got = repo.claim_eligible(name, accept=accept, limit=budget,
+                                  lease_seconds=settings.queue_lease_seconds, now=now)
+        if got is None:
+            tick.skipped[name] = "another dispatcher holds the lock"
+            continue
+        tick.dispatched.extend(got)
+        budget -= len(got)
+    return tick

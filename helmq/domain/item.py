@@ -1,0 +1,89 @@
+"""A work item as the stages see it: plain values, no database handle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypedDict
+
+from helmq.domain.model import Stage, Status, Tier
+
+
+class Handoff(TypedDict):
+    """What a task message carries: an id and the dispatch token, never a row."""
+
+    item: int
+    attempt: int
+    tier: str | None
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One row of work_items, read at the moment a stage claimed it."""
+
+    id: int
+    job: str
+    item_key: str
+    fingerprint: str
+    status: Status
+    stage: Stage | None
+    tier: Tier | None
+    priority: int | None
+    source_file: str | None
+    line: int | None
+    recurrence: str | None
+    last_completed: datetime | None
+    data: dict[str, Any]
+    attempt: int
+    redispatches: int
+    review_rounds: int
+    lease_until: datetime | None
+    failure_class: str | None
+    waiting_reason: str | None
+    cost_usd: float
+    session_id: str | None
+    branch: str | None
+    report_path: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def title(self) -> str:
+        return str(self.data.get("title") or self.item_key)
+
+    @property
+    def repo(self) -> str | None:
+        """The repository the item was found in, when it came from one."""
+        return self.data.get("repo")
+
+    def handoff(self) -> Handoff:
+        """The message payload for this item's current dispatch."""
+        return Handoff(item=self.id, attempt=self.attempt, tier=self.tier.value if self.tier else None)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a stage decided. The store applies it with a compare-and-set."""
+
+    status: Status
+    label: str
+    """Short outcome for the stage run: ok, accepted, needs_work, failed, waiting…"""
+    message: str
+    stage: Stage | None = None
+    """With status QUEUED: the next stage of the chain."""
+    tier: Tier | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    """Merged into the item's data (top-level keys replace)."""
+    failure_class: str | None = None
+    waiting_reason: str | None = None
+    retry_after_seconds: float | None = None
+    """With status WAITING: when the item may be dispatched again."""
+    cost_usd: float = 0.0
+    branch: str | None = None
+    report_path: str | None = None
+    error: str | None = None
+
+    @property
+    def continues(self) -> bool:
+        """True when the chain goes on to another stage."""
+        return self.status is Status.QUEUED

@@ -1,0 +1,1 @@
+"""The three stages. Each takes a WorkItem and a StageContext and returns an Outcome."""

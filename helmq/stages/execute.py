@@ -1,0 +1,64 @@
+"""execute: run the item on its tier. The script tier fixes in a worktree on the item's branch."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+from helmq.domain.item import Outcome, WorkItem
+from helmq.domain.model import Stage, Status, Tier
+from helmq.stages.context import StageContext
+from helmq.tiers.script.registry import get_check
+from helmq.tiers.worktree import commit_all, prepare_worktree
+
+
+def _no_repo(item: WorkItem) -> Outcome:
+    msg = f"item {item.item_key} names no repository to work in"
+    return Outcome(Status.FAILED, "failed", msg, failure_class="no_repo", error=msg)
+
+
+def execute_script(item: WorkItem, ctx: StageContext) -> Outcome:
+    """Run the classified check's fixer on the item's branch and commit what it changed."""
+    check = get_check(item.data["classify"]["check"])
+    if not check.needs_worktree:
+        problems = check.detect(Path(item.repo) if item.repo else ctx.worktrees_dir)
+        fix = check.fix(Path(item.repo) if item.repo else ctx.worktrees_dir) if problems else None
+        result = {"check": check.name, "problems": len(problems),
+                  "fixed": fix.fixed if fix else 0, "unfixed": [], "scope": None}
+        return Outcome(Status.QUEUED, "ok", f"{check.name}: {len(problems)} problem(s)",
+                       stage=Stage.REVIEW, data={"execute": result})
+    if not item.repo:
+        return _no_repo(item)
+    wt = prepare_worktree(Path(item.repo), ctx.worktrees_dir, item.item_key)
+    problems = check.detect(wt.path)
+    fix = check.fix(wt.path) if problems else None
+    commit = commit_all(wt, f"helmq: {check.name}: {item.title}\n\nhelmq item {item.item_key}")
+    scope = check.scope(problems) if problems else set()
+    result = {
+        "check": check.name,
+        "problems": len(problems),
+        "fixed": fix.fixed if fix else 0,
+        "unfixed": [asdict(p) for p in fix.unfixed] if fix else [],
+        "notes": list(fix.notes) if fix else [],
+        "scope": sorted(scope) if scope is not None else None,
+        "commit": commit,
+        "base_commit": wt.base_commit,
+        "worktree": str(wt.path),
+    }
+    msg = (f"{check.name}: {len(problems)} problem(s), {result['fixed']} fixed"
+           + (f", committed {commit[:10]}" if commit else ", nothing to commit"))
+    return Outcome(Status.QUEUED, "ok", msg, stage=Stage.REVIEW, branch=wt.branch,
+                   data={"execute": result})
+
+
+EXECUTORS = {Tier.SCRIPT: execute_script}
+
+
+def execute(item: WorkItem, ctx: StageContext) -> Outcome:
+    """Run the item on the tier classify chose."""
+    executor = EXECUTORS.get(item.tier) if item.tier else None
+    if executor is None:
+        msg = f"tier {item.tier} has no executor in this helmq version yet; waiting"
+        return Outcome(Status.WAITING, "waiting", msg, waiting_reason="tier_unavailable",
+                       retry_after_seconds=ctx.retry_waiting_seconds)
+    return executor(item, ctx)

@@ -1,0 +1,76 @@
+"""review: proof before opinion. The detector must no longer fire and the diff must stay in scope."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from helmq.domain.item import Outcome, WorkItem
+from helmq.domain.model import Status
+from helmq.stages.context import StageContext
+from helmq.stages.report import write_report
+from helmq.tiers.script.registry import get_check
+from helmq.tiers.todo_tick import tick_todo
+from helmq.tiers.worktree import Worktree, branch_diff, changed_files, commit_all, prepare_worktree
+
+
+def _tick_source(item: WorkItem, wt: Worktree) -> str | None:
+    """Mark the item done in its TODO file on the branch; the commit sha, if it changed."""
+    if item.data.get("source") != "todo_md" or item.recurrence or not item.source_file:
+        return None
+    path = wt.path / item.source_file
+    if not path.is_file():
+        return None
+    raw = path.read_bytes().decode("utf-8")
+    ticked = tick_todo(raw, item.line or 0, item.title)
+    if ticked is None:
+        return None
+    path.write_bytes(ticked.encode("utf-8"))
+    return commit_all(wt, f"helmq: mark done: {item.title}\n\nhelmq item {item.item_key}")
+
+
+def review(item: WorkItem, ctx: StageContext) -> Outcome:
+    """Accept, send back for another round, or fail the item's execution."""
+    done = item.data.get("execute") or {}
+    check = get_check(done.get("check") or item.data["classify"]["check"])
+    if not check.needs_worktree:
+        remaining = check.detect(Path(item.repo) if item.repo else ctx.worktrees_dir)
+        if remaining:
+            return Outcome(Status.FAILED, "failed", f"{check.name} still fires",
+                           failure_class="unfixable")
+        verdict = {"verdict": "accept", "reasons": [f"{check.name} no longer fires"]}
+        report = write_report(ctx.reports_dir, item, verdict, diff="")
+        return Outcome(Status.DONE, "accepted", f"accepted: {check.name} no longer fires",
+                       data={"review": verdict}, report_path=str(report))
+    if not item.repo:
+        msg = f"item {item.item_key} names no repository to review in"
+        return Outcome(Status.FAILED, "failed", msg, failure_class="no_repo", error=msg)
+    wt = prepare_worktree(Path(item.repo), ctx.worktrees_dir, item.item_key)
+    remaining = check.detect(wt.path)
+    if remaining:
+        listed = "; ".join(f"{p.file}:{p.line}: {p.message}" for p in remaining[:10])
+        verdict = {"verdict": "needs_work", "reasons": [f"{check.name} still fires: {listed}"]}
+        if done.get("fixed"):
+            return Outcome(Status.NEEDS_WORK, "needs_work", verdict["reasons"][0],
+                           data={"review": verdict})
+        verdict["verdict"] = "failed"
+        return Outcome(Status.FAILED, "failed", f"{check.name} cannot fix: {listed}",
+                       failure_class="unfixable", data={"review": verdict})
+    scope = done.get("scope")
+    changed = changed_files(wt)
+    if scope is not None:
+        outside = sorted(set(changed) - set(scope) - {item.source_file})
+        if outside:
+            verdict = {"verdict": "failed",
+                       "reasons": [f"diff touches files outside its scope: {', '.join(outside)}"]}
+            return Outcome(Status.FAILED, "failed", verdict["reasons"][0],
+                           failure_class="out_of_scope", data={"review": verdict})
+    reasons = [f"{check.name} no longer fires on {wt.branch}"]
+    if changed:
+        reasons.append(f"diff stays in scope ({len(changed)} file(s))")
+    ticked = _tick_source(item, wt)
+    if ticked:
+        reasons.append(f"ticked in {item.source_file}")
+    verdict = {"verdict": "accept", "reasons": reasons}
+    report = write_report(ctx.reports_dir, item, verdict, diff=branch_diff(wt))
+    return Outcome(Status.DONE, "accepted", "accepted: " + "; ".join(reasons),
+                   data={"review": verdict}, branch=wt.branch, report_path=str(report))

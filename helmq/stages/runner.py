@@ -1,0 +1,85 @@
+"""One stage step: claim with a compare-and-set, run the stage function, record the outcome."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from helmq.domain.item import Handoff, Outcome, WorkItem
+from helmq.domain.model import Stage, Status
+from helmq.errors import CheckError, HelmqError, WorktreeError
+from helmq.settings import Settings
+from helmq.stages.classify import classify
+from helmq.stages.context import StageContext
+from helmq.stages.execute import execute
+from helmq.stages.review import review
+from helmq.store.repository import Dispatch, Repository
+
+log = logging.getLogger(__name__)
+
+STAGES: dict[Stage, Callable[[WorkItem, StageContext], Outcome]] = {
+    Stage.CLASSIFY: classify,
+    Stage.EXECUTE: execute,
+    Stage.REVIEW: review,
+}
+
+FAILURE_CLASSES: tuple[tuple[type[Exception], str], ...] = (
+    (WorktreeError, "worktree"),
+    (CheckError, "check_error"),
+    (HelmqError, "error"),
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a stage task does next: pass `next` down the chain and/or publish `rework`."""
+
+    next: Handoff | None = None
+    rework: Dispatch | None = None
+
+
+def _failure(exc: Exception) -> Outcome:
+    for kind, failure_class in FAILURE_CLASSES:
+        if isinstance(exc, kind):
+            return Outcome(Status.FAILED, "failed", str(exc), failure_class=failure_class,
+                           error=str(exc))
+    # An unexpected exception is a bug or an environment problem: keep the traceback.
+    tb = "".join(traceback.format_exception(exc, limit=8))
+    return Outcome(Status.FAILED, "crashed", f"{type(exc).__name__}: {exc}",
+                   failure_class="crash", error=tb)
+
+
+def run_stage(
+    repo: Repository,
+    settings: Settings,
+    ctx: StageContext,
+    stage: Stage,
+    handoff: Handoff,
+    *,
+    task_id: str | None = None,
+    worker: str | None = None,
+) -> Step:
+    """Run `stage` for the item in `handoff`; a stale or duplicate handoff changes nothing."""
+    claim = repo.claim_stage(handoff, stage, lease_seconds=settings.stage_lease_seconds,
+                             task_id=task_id, worker=worker)
+    if claim is None:
+        log.info("%s: item %s attempt %s is not queued for it; stale message dropped",
+                 stage, handoff["item"], handoff["attempt"])
+        return Step()
+    try:
+        outcome = STAGES[stage](claim.item, ctx)
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded on the item
+        log.warning("%s of item %s failed: %s", stage, claim.item.item_key, exc)
+        outcome = _failure(exc)
+    finish = repo.finish_stage(claim, outcome, max_review_rounds=settings.max_review_rounds,
+                               lease_seconds=settings.queue_lease_seconds)
+    if not finish.applied:
+        log.info("%s of item %s: item changed meanwhile; outcome dropped", stage, claim.item.id)
+        return Step()
+    if outcome.continues:
+        tier = outcome.tier or claim.item.tier
+        return Step(next=Handoff(item=claim.item.id, attempt=claim.item.attempt,
+                                 tier=tier.value if tier else None))
+    return Step(rework=finish.rework)

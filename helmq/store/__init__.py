@@ -1,0 +1,1 @@
+"""Persistence: tables, migrations and the repository (every query has a name)."""

@@ -1,0 +1,1 @@
+"""Execution tiers: script checks and fixers, LLM calls, vario, claude sessions, worktrees."""

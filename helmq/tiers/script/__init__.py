@@ -1,0 +1,29 @@
+"""The script tier: deterministic named checks (detector, fixer, scope), registered on import."""
+
+from __future__ import annotations
+
+from helmq.tiers.script import links, noop, ruff
+from helmq.tiers.script.registry import (
+    Check,
+    FixResult,
+    Problem,
+    all_checks,
+    get_check,
+    match_check,
+    register,
+)
+
+# Registration order is match order: the first check with a keyword in the title wins.
+register(links.CHECK)
+register(ruff.CHECK)
+register(noop.CHECK)
+
+__all__ = [
+    "Check",
+    "FixResult",
+    "Problem",
+    "all_checks",
+    "get_check",
+    "match_check",
+    "register",
+]

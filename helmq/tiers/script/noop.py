@@ -1,0 +1,31 @@
+"""The `noop` check: finds nothing and changes nothing, to measure the pipeline's own overhead."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from helmq.tiers.script.registry import FixResult, Problem
+
+
+class NoopCheck:
+    """A check that always passes."""
+
+    name = "noop"
+    keywords = ("noop check",)
+    needs_worktree = False
+
+    def detect(self, root: Path) -> list[Problem]:
+        """Nothing, ever."""
+        return []
+
+    def fix(self, root: Path) -> FixResult:
+        """Change nothing."""
+        return FixResult(fixed=0, unfixed=[], notes=["nothing to do"])
+
+    def scope(self, problems: Iterable[Problem]) -> set[str] | None:
+        """No file may change."""
+        return set()
+
+
+CHECK = NoopCheck()

@@ -1,0 +1,87 @@
+"""Named script checks: a detector that finds problems, a fixer, and the files a fix may touch."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from helmq.errors import UnknownCheckError
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of a detector, at a line of a root-relative posix path."""
+
+    file: str
+    line: int
+    message: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    """Check-specific facts, e.g. the broken link target or the ruff rule code."""
+
+
+@dataclass(frozen=True)
+class FixResult:
+    """What a fixer did: how many problems it fixed, which it left, and why."""
+
+    fixed: int
+    unfixed: list[Problem]
+    notes: list[str]
+
+
+class Check(Protocol):
+    """A deterministic detector/fixer pair run by the script tier and re-run by review."""
+
+    name: str
+    keywords: tuple[str, ...]
+    """Lowercase words or phrases that, found in an item title, mean this check applies."""
+    needs_worktree: bool
+    """False when the fixer changes no files, so no branch is needed."""
+
+    def detect(self, root: Path) -> list[Problem]:
+        """The problems found under `root`."""
+        ...
+
+    def fix(self, root: Path) -> FixResult:
+        """Fix what can be fixed, editing files under `root` only."""
+        ...
+
+    def scope(self, problems: Iterable[Problem]) -> set[str] | None:
+        """The root-relative files a fix of `problems` may touch; None means any file."""
+        ...
+
+
+_CHECKS: dict[str, Check] = {}
+
+
+def register(check: Check) -> None:
+    """Make `check` available by name; a later check with the same name replaces it."""
+    _CHECKS[check.name] = check
+
+
+def get_check(name: str) -> Check:
+    """The check called `name`."""
+    try:
+        return _CHECKS[name]
+    except KeyError:
+        known = ", ".join(_CHECKS) or "none"
+        raise UnknownCheckError(
+            f"no script check is called {name!r} (known: {known}); fix the item's `check`"
+        ) from None
+
+
+def match_check(title: str) -> Check | None:
+    """The first registered check with a keyword in `title`, if any."""
+    words = " ".join(title.lower().split())
+    for check in _CHECKS.values():
+        # A keyword must start a word ("lint" in "linting", not in "splinter").
+        if any(re.search(rf"(?<!\w){re.escape(kw)}", words) for kw in check.keywords):
+            return check
+    return None
+
+
+def all_checks() -> list[Check]:
+    """Every registered check, in registration order."""
+    return list(_CHECKS.values())

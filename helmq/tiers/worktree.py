@@ -1,0 +1,215 @@
+"""Git worktrees on `helmq/<item_key>` branches: where tiers work, away from the user's checkout."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from helmq.errors import WorktreeError
+
+BRANCH_PREFIX = "helmq/"
+_IDENTITY = {
+    "GIT_AUTHOR_NAME": "helmq",
+    "GIT_AUTHOR_EMAIL": "helmq@localhost",
+    "GIT_COMMITTER_NAME": "helmq",
+    "GIT_COMMITTER_EMAIL": "helmq@localhost",
+}
+# Set by git hooks and wrappers; inherited, they would point every command below at
+# another repository or index than the one named by cwd (possibly the user's own).
+_REDIRECTING_ENV = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "GIT_NAMESPACE",
+    "GIT_PREFIX",
+)
+# Hooks and commit signing are the user's interactive policy: they may prompt, take minutes
+# or act on other checkouts. helmq's branches are gated by its own review instead.
+_UNATTENDED = ("-c", "core.hooksPath=/dev/null", "-c", "commit.gpgsign=false")
+# The key becomes both a branch name and a directory name: no separators, no leading dash.
+_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+
+
+@dataclass(frozen=True)
+class Worktree:
+    """A checked-out `helmq/<item_key>` branch and the commit its reviews diff against."""
+
+    path: Path
+    """Where the item's repository directory is checked out on the branch."""
+    branch: str
+    base_commit: str
+    """The fork point of the branch from the user's HEAD; reviews diff against it."""
+    repo: Path
+    """The user's repository directory (the checkout, or a directory inside it)."""
+
+
+def git_env() -> dict[str, str]:
+    """The environment for helmq's git commands: this repo only, never a prompt, a fixed author."""
+    env = {k: v for k, v in os.environ.items() if k not in _REDIRECTING_ENV}
+    env.update(_IDENTITY, GIT_TERMINAL_PROMPT="0")
+    return env
+
+
+def _git(cwd: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            ["git", *_UNATTENDED, *args],
+            cwd=cwd,
+            env=git_env(),
+            input=stdin,
+            capture_output=True,
+            # Diffs of files in other encodings must not crash a review; they read as U+FFFD.
+            encoding="utf-8",
+            errors="replace",
+            check=False,
+        )
+    except OSError as exc:
+        if not cwd.is_dir():
+            raise WorktreeError(f"{cwd}: no such directory; check the repo path") from None
+        raise WorktreeError(f"cannot run git ({exc}); install git or put it on PATH") from exc
+
+
+def _git_out(cwd: Path, *args: str, what: str) -> str:
+    proc = _git(cwd, *args)
+    if proc.returncode != 0:
+        raise WorktreeError(f"{cwd}: {what} failed: {_stderr(proc)}")
+    return proc.stdout.strip()
+
+
+def _stderr(proc: subprocess.CompletedProcess[str]) -> str:
+    text = (proc.stderr or proc.stdout or "").strip()
+    return text[-2000:] or f"git exited {proc.returncode}"
+
+
+def _locate(repo: Path) -> tuple[Path, PurePosixPath]:
+    """The top directory of the git work tree holding `repo`, and `repo`'s path inside it."""
+    repo = repo.expanduser().resolve()
+    proc = _git(repo, "rev-parse", "--show-toplevel")
+    if proc.returncode != 0:
+        raise WorktreeError(
+            f"{repo}: not a git repository ({_stderr(proc)}); run `git init` there "
+            "or point helmq at a git checkout"
+        )
+    top = Path(proc.stdout.strip()).resolve()
+    return top, PurePosixPath(repo.relative_to(top).as_posix())
+
+
+def _head(repo: Path) -> str:
+    proc = _git(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+    if proc.returncode != 0:
+        raise WorktreeError(f"{repo}: the repository has no commits yet; make a first commit")
+    return proc.stdout.strip()
+
+
+def _registered_path(repo: Path, ref: str) -> Path | None:
+    """Where git has `ref` checked out, if anywhere (the path may no longer exist)."""
+    listing = _git_out(repo, "worktree", "list", "--porcelain", what="git worktree list")
+    path: Path | None = None
+    for line in listing.splitlines():
+        if line.startswith("worktree "):
+            path = Path(line.removeprefix("worktree "))
+        elif line == f"branch {ref}":
+            return path
+    return None
+
+
+def prepare_worktree(repo: Path, worktrees_dir: Path, item_key: str) -> Worktree:
+    """Check out branch `helmq/<item_key>` in `worktrees_dir/<item_key>`, creating or reusing it."""
+    if not _KEY.fullmatch(item_key) or ".." in item_key or item_key.endswith((".lock", ".")):
+        raise WorktreeError(
+            f"item key {item_key!r} cannot name a branch and a directory; "
+            "use letters, digits, '.', '_' and '-'"
+        )
+    top, inside = _locate(repo)
+    head = _head(top)
+    target = (worktrees_dir.expanduser() / item_key).resolve()
+    if target.is_relative_to(top):
+        # A worktree inside the checkout would show up in the user's `git status`.
+        raise WorktreeError(
+            f"{target}: worktrees must live outside the repository {top}; "
+            "set HELMQ_STATE_DIR to a directory outside it"
+        )
+    branch = BRANCH_PREFIX + item_key
+    ref = f"refs/heads/{branch}"
+    if _git(top, "show-ref", "--verify", "--quiet", ref).returncode != 0:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _git_out(
+            top, "worktree", "add", "-b", branch, "--", str(target), head, what="git worktree add"
+        )
+    else:
+        checked_out = _registered_path(top, ref)
+        if checked_out is not None and checked_out.resolve() != target and checked_out.exists():
+            raise WorktreeError(
+                f"{top}: branch {branch} is checked out at {checked_out}; switch that "
+                f"checkout to another branch or run `git worktree remove {checked_out}`"
+            )
+        if checked_out is None or not target.is_dir():
+            # A worktree directory deleted by hand leaves a stale registration behind.
+            _git_out(top, "worktree", "prune", what="git worktree prune")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _git_out(top, "worktree", "add", "--", str(target), branch, what="git worktree add")
+    base = _git_out(top, "merge-base", ref, head, what=f"git merge-base {branch} HEAD")
+    # Discovery may name a directory inside a checkout; the item's paths are relative to it.
+    return Worktree(path=target / inside, branch=branch, base_commit=base, repo=top / inside)
+
+
+def commit_all(wt: Worktree, message: str) -> str | None:
+    """Commit every change in the worktree to its branch; the new sha, or None if nothing changed."""
+    _git_out(wt.path, "add", "-A", what="git add")
+    if _git(wt.path, "diff", "--cached", "--quiet").returncode == 0:
+        return None
+    # Through stdin, no item text lands on the command line; "whitespace" cleanup keeps
+    # lines starting with "#", which the default would drop as comments.
+    proc = _git(wt.path, "commit", "--quiet", "--cleanup=whitespace", "--file=-", stdin=message)
+    if proc.returncode != 0:
+        raise WorktreeError(f"{wt.path}: git commit failed: {_stderr(proc)}")
+    return _git_out(wt.path, "rev-parse", "HEAD", what="git rev-parse HEAD")
+
+
+def _diff(wt: Worktree, *options: str) -> str:
+    tip = f"refs/heads/{wt.branch}"
+    proc = _git(wt.repo, "diff", *options, wt.base_commit, tip, "--")
+    if proc.returncode != 0:
+        raise WorktreeError(f"{wt.repo}: git diff for {wt.branch} failed: {_stderr(proc)}")
+    return proc.stdout
+
+
+def branch_diff(wt: Worktree) -> str:
+    """The unified diff from the worktree's base commit to its branch tip."""
+    # External diff drivers and textconv filters would run programs and reshape the output.
+    return _diff(wt, "--no-color", "--no-ext-diff", "--no-textconv")
+
+
+def changed_files(wt: Worktree) -> list[str]:
+    """Paths changed from base to tip, relative to `wt.repo`; a rename counts as both its paths.
+
+    Changes outside `wt.repo` (when it is a directory inside a checkout) start with `../`.
+    """
+    inside = _locate(wt.repo)[1].as_posix()
+    names = _diff(wt, "--name-only", "--no-renames", "-z").split("\0")
+    return sorted({posixpath.relpath(name, inside) for name in names if name})
+
+
+def remove_worktree(wt: Worktree) -> None:
+    """Remove the worktree directory and its registration; the branch stays."""
+    inside = _locate(wt.repo)[1]
+    checkout = Path(*wt.path.parts[: len(wt.path.parts) - len(inside.parts)])
+    if checkout.exists():
+        _git_out(
+            wt.repo,
+            "worktree",
+            "remove",
+            "--force",
+            "--",
+            str(checkout),
+            what="git worktree remove",
+        )
+    else:
+        _git_out(wt.repo, "worktree", "prune", what="git worktree prune")

@@ -1,0 +1,43 @@
+"""The Celery app factory. Nothing connects until a worker, beat or publisher needs it."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from helmq.settings import Settings
+from tasks.router import route_task, task_queues
+from tasks.stage_tasks import register
+
+
+def make_celery(settings: Settings | None = None) -> Celery:
+    """A Celery app for `settings` (read from the environment when omitted)."""
+    settings = settings or Settings.from_env()
+    time_limit = settings.task_time_limit
+    app = Celery("helmq", broker=settings.broker_url)
+    transport: dict = {
+        # Above the longest hard limit, so a long task is not redelivered while it runs.
+        "visibility_timeout": int(time_limit + 600),
+    }
+    if settings.embedded:
+        transport["polling_interval"] = 0.05
+    app.conf.update(
+        task_default_queue="control",
+        task_queues=task_queues(),
+        task_routes=(route_task,),
+        task_acks_late=True,
+        task_reject_on_worker_lost=False,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        broker_transport_options=transport,
+        broker_connection_retry_on_startup=True,
+        # The 6.0 default would abort long agent sessions on a broker blip.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        timezone="UTC",
+        enable_utc=True,
+    )
+    register(app, time_limit=time_limit)
+    return app

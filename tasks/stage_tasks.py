@@ -1,0 +1,60 @@
+"""The thin tasks: an id in, a stage function, the outcome recorded by the store."""
+
+from __future__ import annotations
+
+from celery import Celery, Task
+
+from helmq.dispatcher import dispatch_tick
+from helmq.domain.item import Handoff
+from helmq.domain.model import Stage
+from helmq.scanning import scan_jobs
+from helmq.stages.runner import run_stage
+from tasks import runtime
+from tasks.chains import publish
+
+
+def _step(task: Task, stage: Stage, handoff: Handoff) -> Handoff | None:
+    rt = runtime.current()
+    step = run_stage(rt.repo, rt.settings, rt.ctx, stage, handoff,
+                     task_id=task.request.id, worker=task.request.hostname)
+    if step.next is None:
+        task.request.chain = None  # the item left the pipeline: stop the rest of the chain
+    if step.rework is not None:
+        publish(task.app, [step.rework])
+    return step.next
+
+
+def register(app: Celery, *, time_limit: float) -> None:
+    """Define helmq's tasks on `app`."""
+    stage_opts = dict(bind=True, acks_late=True, time_limit=time_limit,
+                      soft_time_limit=time_limit - 30)
+
+    @app.task(name="helmq.classify", **stage_opts)
+    def classify(self: Task, handoff: Handoff) -> Handoff | None:
+        return _step(self, Stage.CLASSIFY, handoff)
+
+    @app.task(name="helmq.execute", **stage_opts)
+    def execute(self: Task, handoff: Handoff) -> Handoff | None:
+        return _step(self, Stage.EXECUTE, handoff)
+
+    @app.task(name="helmq.review", **stage_opts)
+    def review(self: Task, handoff: Handoff) -> Handoff | None:
+        return _step(self, Stage.REVIEW, handoff)
+
+    @app.task(name="helmq.scan", bind=True)
+    def scan(self: Task, job: str | None = None) -> list[dict]:
+        rt = runtime.current()
+        return [s.as_dict() for s in scan_jobs(rt.repo, rt.jobs, only=job)]
+
+    @app.task(name="helmq.dispatch", bind=True)
+    def dispatch(self: Task) -> int:
+        rt = runtime.current()
+        return publish(self.app, dispatch_tick(rt.repo, rt.jobs, rt.settings).dispatched)
+
+    @app.task(name="helmq.reconcile", bind=True)
+    def reconcile(self: Task) -> int:
+        rt = runtime.current()
+        s = rt.settings
+        got = rt.repo.reclaim_expired(max_redispatches=s.max_redispatches,
+                                      lease_seconds=s.queue_lease_seconds)
+        return publish(self.app, got or [])
