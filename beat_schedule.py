@@ -30,7 +30,7 @@ def build_schedule(jobs: JobsConfig, settings: Settings) -> dict[str, dict[str, 
 def attach_schedule(app: Celery) -> None:
     """Build the schedule when beat starts, so workers never need jobs.yaml to import."""
 
-    @app.on_after_finalize.connect
+    @app.on_after_finalize.connect(weak=False)
     def _attach(sender: Celery, **_kw: Any) -> None:
         rt = runtime.current()
         sender.conf.beat_schedule = build_schedule(rt.jobs, rt.settings)

@@ -356,6 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.verb in ("worker", "beat") and args.verbose == 0:
         logging.getLogger().setLevel(logging.INFO)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         app = App(Settings.from_env())
         return args.func(app, args)

@@ -92,7 +92,7 @@ def _progress(line: str) -> None:
     sys.stderr.flush()
 
 
-def _wait_settled(app: App, celery_app: Celery, deadline: float) -> bool:
+def _wait_settled(app: App, celery_app: Celery, deadline: float, touched: set[int]) -> bool:
     """Poll until nothing is in flight, reconciling lost messages; False on timeout."""
     last_line, next_reconcile = "", time.monotonic() + app.settings.reconcile_interval
     while True:
@@ -111,9 +111,10 @@ def _wait_settled(app: App, celery_app: Celery, deadline: float) -> bool:
         if now > deadline:
             return False
         if now > next_reconcile:
-            publish(celery_app, app.repo.reclaim_expired(
-                max_redispatches=app.settings.max_redispatches,
-                lease_seconds=app.settings.queue_lease_seconds) or [])
+            got = app.repo.reclaim_expired(max_redispatches=app.settings.max_redispatches,
+                                           lease_seconds=app.settings.queue_lease_seconds) or []
+            touched |= {d.handoff["item"] for d in got}
+            publish(celery_app, got)
             next_reconcile = now + app.settings.reconcile_interval
         time.sleep(0.1)
 
@@ -132,17 +133,19 @@ def run_once(app: App, *, repos: Sequence[Path], limit: int | None, ignore_idle:
         if worker is not None:
             touched |= {d.handoff["item"] for d in _recover(app, celery_app)}
         remaining = limit
-        while remaining is None or remaining > 0:
-            tick = dispatch_tick(app.repo, app.jobs, app.settings, ignore_idle=ignore_idle,
-                                 limit=remaining)
-            result.skipped.update(tick.skipped)
-            fresh = [d for d in tick.dispatched if d.handoff["item"] not in touched]
-            publish(celery_app, tick.dispatched)
-            touched |= {d.handoff["item"] for d in tick.dispatched}
-            result.dispatched += len(tick.dispatched)
-            if remaining is not None:
-                remaining -= len(tick.dispatched)
-            if not _wait_settled(app, celery_app, deadline):
+        while True:
+            fresh: list[Dispatch] = []
+            if remaining is None or remaining > 0:
+                tick = dispatch_tick(app.repo, app.jobs, app.settings,
+                                     ignore_idle=ignore_idle, limit=remaining)
+                result.skipped.update(tick.skipped)
+                fresh = [d for d in tick.dispatched if d.handoff["item"] not in touched]
+                publish(celery_app, tick.dispatched)
+                touched |= {d.handoff["item"] for d in tick.dispatched}
+                result.dispatched += len(tick.dispatched)
+                if remaining is not None:
+                    remaining -= len(tick.dispatched)
+            if not _wait_settled(app, celery_app, deadline, touched):
                 result.timed_out = True
                 break
             if not fresh:

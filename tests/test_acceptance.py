@@ -1,0 +1,243 @@
+"""Acceptance: the first vertical slice through real `helmq` and `celery` processes.
+
+Postgres + Redis + real worker processes (one for control,llm, one for script), and the
+same scenario on the embedded default (SQLite, in-process broker).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from conftest import git, helmq_env, make_git_repo, run_helmq, tree_snapshot
+from sqlalchemy import update
+
+from helmq.store.engine import make_engine
+from helmq.store.repository import Repository
+from helmq.store.schema import work_items
+
+pytestmark = pytest.mark.slow
+
+TODO = """# Maintenance
+- [ ] Fix broken links in docs
+- [ ] Rewrite the parser in Rust !p1
+"""
+DOCS = {
+    "TODO.md": TODO,
+    "docs/index.md": "# Docs\n\nStart with [setup](setup.md).\n",
+    "docs/guide/setup.md": "# Setup\n",
+}
+LINK_TITLE = "Fix broken links in docs"
+
+
+def write_jobs(tmp_path: Path, repo: Path, *, interval: int = 3600) -> Path:
+    path = tmp_path / "jobs.yaml"
+    path.write_text(
+        f"""repos: [{repo}]
+jobs:
+  codebase_maintenance:
+    internal: true
+    discovery: {{strategy: autodo_scan, interval: {interval}}}
+    eligibility:
+      require_user_idle_minutes: 15
+      data_filter: {{risk: [low, null]}}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def items_by_title(env: dict[str, str]) -> dict[str, dict]:
+    out = run_helmq(["items", "--json"], env)
+    assert out.returncode == 0, out.stderr
+    return {i["title"]: i for i in json.loads(out.stdout)}
+
+
+def assert_link_item_done(env: dict[str, str], repo: Path, before: dict[str, bytes]) -> dict:
+    """The link item is done, its fix and tick are on its branch, the user's tree untouched."""
+    items = items_by_title(env)
+    link = items[LINK_TITLE]
+    assert link["status"] == "done", link
+    assert link["review"] == "accept"
+    assert link["branch"] == f"helmq/{link['item_key']}"
+    assert git(repo, "show", f"{link['branch']}:docs/index.md").count("(guide/setup.md)") == 1
+    assert "- [x] Fix broken links in docs" in git(repo, "show", f"{link['branch']}:TODO.md")
+    # The user's working tree, index and branch are exactly as they were.
+    assert tree_snapshot(repo) == before
+    assert git(repo, "status", "--porcelain") == ""
+    assert git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
+    shown = json.loads(run_helmq(["show", str(link["id"]), "--json"], env).stdout)
+    transitions = [(e["from_status"], e["to_status"]) for e in shown["events"]]
+    for step in [("pending", "queued"), ("queued", "classifying"), ("queued", "executing"),
+                 ("queued", "reviewing"), ("reviewing", "done")]:
+        assert step in transitions, transitions
+    assert [r["outcome"] for r in shown["stage_runs"]] == ["ok", "ok", "accepted"]
+    assert "guide/setup.md" in shown["diff"]
+    assert Path(shown["report_path"]).is_file()
+    return shown
+
+
+def test_pipeline_on_postgres_redis_and_real_workers(tmp_path, pg_url, redis_url, start_worker):
+    # Given a repo with a TODO.md and a docs tree whose link target moved
+    repo = make_git_repo(tmp_path / "app", DOCS)
+    before = tree_snapshot(repo)
+    env = helmq_env(tmp_path, HELMQ_DATABASE_URL=pg_url, HELMQ_BROKER_URL=redis_url,
+                    HELMQ_CONFIG=str(write_jobs(tmp_path, repo)))
+    # And two real workers: one for control+llm, one for the script tier
+    control = start_worker("control,llm", env)
+    script = start_worker("script", env)
+
+    # When run-once dispatches to them and waits
+    out = run_helmq(["run-once", "--json"], env)
+
+    # Then the link item is done with its fix on its branch
+    assert out.returncode == 0, out.stderr + out.stdout
+    result = json.loads(out.stdout)
+    assert result["dispatched"] == 2
+    shown = assert_link_item_done(env, repo, before)
+    workers = {r["stage"]: r["worker"] for r in shown["stage_runs"]}
+    assert workers == {"classify": control.name, "execute": script.name, "review": control.name}
+    # And the item that needs an agent waits for credentials instead of being faked
+    rust = items_by_title(env)["Rewrite the parser in Rust"]
+    assert (rust["status"], rust["tier"], rust["waiting_reason"]) == (
+        "waiting", "claude_session", "no_credentials")
+
+
+def test_pipeline_on_embedded_default(tmp_path):
+    # Given the same repo and no settings at all but a state dir
+    repo = make_git_repo(tmp_path / "app", DOCS)
+    before = tree_snapshot(repo)
+    env = helmq_env(tmp_path)
+
+    # When the README's main command runs against it
+    out = run_helmq(["run-once", "--repo", str(repo)], env, cwd=tmp_path)
+
+    # Then the same result, on SQLite with an in-process broker
+    assert out.returncode == 0, out.stderr + out.stdout
+    assert "dispatched 2 item(s)" in out.stdout
+    assert (tmp_path / "state" / "helmq.db").is_file()
+    assert_link_item_done(env, repo, before)
+
+
+def test_beat_schedules_scan_and_dispatch(tmp_path, pg_url, redis_url, start_worker):
+    # Given workers and a beat whose scan and dispatch run every second
+    repo = make_git_repo(tmp_path / "app", DOCS)
+    before = tree_snapshot(repo)
+    env = helmq_env(tmp_path, HELMQ_DATABASE_URL=pg_url, HELMQ_BROKER_URL=redis_url,
+                    HELMQ_CONFIG=str(write_jobs(tmp_path, repo, interval=1)),
+                    HELMQ_DISPATCH_INTERVAL="1", HELMQ_RECONCILE_INTERVAL="5")
+    start_worker("control,llm", env)
+    start_worker("script", env)
+    import subprocess
+    import sys
+
+    beat = subprocess.Popen([sys.executable, "-m", "helmq.cli", "beat"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            cwd=tmp_path)
+    try:
+        # When nobody calls run-once, beat alone discovers and dispatches the work
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            link = items_by_title(env).get(LINK_TITLE)
+            if link and link["status"] == "done":
+                break
+            time.sleep(0.5)
+    finally:
+        beat.terminate()
+        beat.wait(20)
+    # Then the item went through the whole chain
+    assert_link_item_done(env, repo, before)
+
+
+def test_user_active_dispatches_nothing(tmp_path):
+    # Given a user who was active a minute ago
+    repo = make_git_repo(tmp_path / "app", DOCS)
+    env = helmq_env(tmp_path)
+    assert run_helmq(["touch"], env).returncode == 0
+
+    # When run-once runs without --ignore-idle
+    out = run_helmq(["run-once", "--repo", str(repo), "--json"], env)
+
+    # Then items are found but nothing is dispatched
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["dispatched"] == 0
+    assert "user active" in result["skipped"]["codebase_maintenance"]
+    assert {i["status"] for i in items_by_title(env).values()} == {"pending"}
+    assert git(repo, "branch", "--list", "helmq/*") == ""
+
+
+def test_duplicate_and_stale_messages_change_nothing(tmp_path, pg_url, redis_url, start_worker):
+    # Given an item that went through the pipeline on real workers
+    repo = make_git_repo(tmp_path / "app", DOCS)
+    env = helmq_env(tmp_path, HELMQ_DATABASE_URL=pg_url, HELMQ_BROKER_URL=redis_url,
+                    HELMQ_CONFIG=str(write_jobs(tmp_path, repo)))
+    start_worker("control,llm", env)
+    start_worker("script", env)
+    assert run_helmq(["run-once", "--ignore-idle"], env).returncode == 0
+    link = items_by_title(env)[LINK_TITLE]
+    engine = make_engine(pg_url)
+    store = Repository(engine)
+    events_before = store.item_events(link["id"])
+    runs_before = store.item_stage_runs(link["id"])
+
+    # When the same messages arrive again (duplicates) and with an older token (stale)
+    from celery import Celery
+
+    sender = Celery(broker=redis_url)
+    from tasks.router import route_task
+
+    sender.conf.task_routes = (route_task,)
+    for attempt in (link["attempt"], link["attempt"] - 1):
+        handoff = {"item": link["id"], "attempt": attempt, "tier": "script"}
+        for stage in ("classify", "execute", "review"):
+            sender.send_task(f"helmq.{stage}", args=[handoff])
+    # A marker through the same queues shows the workers consumed everything before it
+    time.sleep(0.5)
+    deadline = time.monotonic() + 30
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    while time.monotonic() < deadline and any(client.llen(q) for q in ("llm", "script")):
+        time.sleep(0.2)
+    time.sleep(1.0)
+
+    # Then no stage ran again: no new events, no new stage runs, same status
+    assert store.item_events(link["id"]) == events_before
+    assert store.item_stage_runs(link["id"]) == runs_before
+    assert store.get_item(link["id"]).status == "done"
+    engine.dispose()
+
+
+def test_reconciler_redispatches_a_lost_message(tmp_path, pg_url, redis_url, start_worker):
+    # Given an item dispatched while no script worker runs, whose message is then lost
+    repo = make_git_repo(tmp_path / "app", DOCS)
+    env = helmq_env(tmp_path, HELMQ_DATABASE_URL=pg_url, HELMQ_BROKER_URL=redis_url,
+                    HELMQ_CONFIG=str(write_jobs(tmp_path, repo)), HELMQ_QUEUE_LEASE="2",
+                    HELMQ_RECONCILE_INTERVAL="1")
+    start_worker("control,llm", env)
+    assert run_helmq(["scan"], env).returncode == 0
+    engine = make_engine(pg_url)
+    store = Repository(engine)
+    link_id = items_by_title(env)[LINK_TITLE]["id"]
+    # Simulate a classified item whose execute message vanished with a broker restart
+    item = store.get_item(link_id)
+    with engine.begin() as conn:
+        conn.execute(update(work_items).where(work_items.c.id == link_id).values(
+            status="queued", stage="execute", tier="script", attempt=7,
+            lease_until=item.updated_at,
+            data={**item.data, "classify": {"tier": "script", "check": "links"}}))
+    start_worker("script", env)
+
+    # When run-once waits (reconciling every second)
+    out = run_helmq(["run-once", "--limit", "0"], env, timeout=120)
+
+    # Then the reconciler re-dispatched it and the chain finished it
+    assert out.returncode == 0, out.stderr
+    item = store.get_item(link_id)
+    assert item.status == "done", store.item_events(link_id)
+    assert item.attempt == 8
+    assert any("reconciled" in (e["message"] or "") for e in store.item_events(link_id))
+    engine.dispose()
