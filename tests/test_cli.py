@@ -1,0 +1,237 @@
+"""The `helmq` command as a user runs it: discovery, recurrence, bad input, restart safety."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, git, helmq_env, make_git_repo, run_helmq
+from sqlalchemy import update
+
+from helmq.store.engine import make_engine
+from helmq.store.repository import Repository
+from helmq.store.schema import work_items
+
+TODO = """# Tasks
+- [ ] Fix broken links in docs
+- [ ] Write the changelog entry
+"""
+
+
+def scan(env: dict[str, str], repo: Path) -> dict:
+    out = run_helmq(["scan", "--repo", str(repo), "--json"], env)
+    assert out.returncode == 0, out.stderr
+    [job] = json.loads(out.stdout)
+    return job
+
+
+def items(env: dict[str, str], *extra: str) -> list[dict]:
+    out = run_helmq(["items", "--json", *extra], env)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_every_verb_has_help():
+    for verb in ["up", "run-once", "scan", "items", "show", "worker", "beat", "touch",
+                 "migrate-queue", "db"]:
+        out = run_helmq([verb, "--help"], dict(os.environ))
+        assert out.returncode == 0, (verb, out.stderr)
+        assert "usage: helmq" in out.stdout
+    top = run_helmq(["--help"], dict(os.environ))
+    assert "HELMQ_DATABASE_URL" in top.stdout and "HELMQ_BROKER_URL" in top.stdout
+
+
+def test_items_json_has_the_contract_fields(tmp_path):
+    repo = make_git_repo(tmp_path / "app", {"TODO.md": TODO})
+    env = helmq_env(tmp_path)
+    scan(env, repo)
+    [first, _] = items(env)
+    for field in ["id", "job", "item_key", "title", "status", "priority", "tier", "source",
+                  "source_file", "line", "fingerprint", "recurrence", "last_completed",
+                  "review", "failure_class", "cost_usd", "session_id", "branch",
+                  "report_path", "created_at", "updated_at"]:
+        assert field in first, field
+    assert (first["source_file"], first["line"], first["source"]) == ("TODO.md", 2, "todo_md")
+
+
+def test_rescan_creates_no_duplicates_and_deleted_lines_go(tmp_path):
+    # Given a repo scanned once
+    repo = make_git_repo(tmp_path / "app", {"TODO.md": TODO})
+    env = helmq_env(tmp_path)
+    assert scan(env, repo) | {"warnings": []} == {
+        "job": "codebase_maintenance", "new": 2, "updated": 0, "unchanged": 0, "gone": 0,
+        "done": 0, "warnings": []}
+
+    # When it is scanned again, then nothing is new
+    again = scan(env, repo)
+    assert (again["new"], again["unchanged"]) == (0, 2)
+    assert len(items(env)) == 2
+
+    # When a line is deleted, then its item is gone and the other one stays
+    (repo / "TODO.md").write_text("# Tasks\n- [ ] Write the changelog entry\n", encoding="utf-8")
+    after = scan(env, repo)
+    assert (after["gone"], after["updated"]) == (1, 1)  # the survivor moved to line 2
+    status = {i["title"]: i["status"] for i in items(env)}
+    assert status == {"Fix broken links in docs": "gone", "Write the changelog entry": "pending"}
+
+
+def test_weekly_item_returns_to_pending_and_waits_a_week(tmp_path):
+    # Given a weekly link check in a repo with a moved docs file
+    repo = make_git_repo(tmp_path / "app", {
+        "TODO.md": "- [ ] Fix broken links in docs @weekly\n",
+        "docs/index.md": "[setup](setup.md)\n",
+        "docs/guide/setup.md": "# Setup\n",
+    })
+    env = helmq_env(tmp_path)
+
+    # When it runs once, then it is done and back to pending with last_completed set
+    first = run_helmq(["run-once", "--repo", str(repo), "--ignore-idle", "--json"], env)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["by_status"] == {"pending": 1}
+    [item] = items(env)
+    shown = json.loads(run_helmq(["show", str(item["id"]), "--json"], env).stdout)
+    moves = [(e["from_status"], e["to_status"]) for e in shown["events"]]
+    assert moves[-2:] == [("reviewing", "done"), ("done", "pending")]
+    second = run_helmq(["run-once", "--repo", str(repo), "--ignore-idle", "--json"], env)
+    assert json.loads(second.stdout)["dispatched"] == 0
+    [item] = items(env)
+    assert item["status"] == "pending"
+    assert item["recurrence"] == "weekly" and item["last_completed"]
+    # And a recurring item's checkbox is not ticked on its branch
+    assert "- [ ] Fix broken links in docs" in git(repo, "show", f"{item['branch']}:TODO.md")
+
+    # When its last completion is eight days old, then it is dispatched again
+    engine = make_engine(f"sqlite:///{tmp_path / 'state' / 'helmq.db'}")
+    completed = Repository(engine).get_item(item["id"]).last_completed
+    with engine.begin() as conn:
+        conn.execute(update(work_items).values(last_completed=completed - timedelta(days=8)))
+    engine.dispose()
+    third = run_helmq(["run-once", "--repo", str(repo), "--ignore-idle", "--json"], env)
+    assert json.loads(third.stdout)["dispatched"] == 1
+
+
+@pytest.mark.parametrize(("yaml_text", "line", "key"), [
+    ("jobs:\n  j:\n    discovery: {strategy: autodo_scan, interval: soon}\n", 3,
+     "jobs.j.discovery.interval"),
+    ("jobs:\n  j:\n    discovery: {strategy: nosuch}\n", 3, "jobs.j.discovery.strategy"),
+    ("jobs:\n  j:\n    eligibility:\n      require_user_idle_minutes: 5\n      colour: red\n", 5,
+     "jobs.j.eligibility.colour"),
+    ("jobs: [unclosed\n", 2, None),
+])
+def test_malformed_jobs_yaml_exits_2_naming_file_line_key(tmp_path, yaml_text, line, key):
+    path = tmp_path / "jobs.yaml"
+    path.write_text(yaml_text, encoding="utf-8")
+    out = run_helmq(["scan", "--repo", str(tmp_path)], helmq_env(tmp_path, HELMQ_CONFIG=str(path)))
+    assert out.returncode == 2
+    assert f"{path}:{line}:" in out.stderr
+    if key:
+        assert key in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_binary_and_huge_todo_files_are_skipped_and_the_scan_goes_on(tmp_path):
+    repo = make_git_repo(tmp_path / "app", {
+        "TODO.md": "- [ ] Keep this one\n",
+        "docs/TODO.md": "- [ ] x\n",
+        "big/TODO.md": "- [ ] x\n",
+    })
+    (repo / "docs" / "TODO.md").write_bytes(b"- [ ] \x00\x01\x02binary")
+    (repo / "big" / "TODO.md").write_bytes(b"- [ ] huge\n" * 200_000)
+    out = run_helmq(["scan", "--repo", str(repo), "--json"], helmq_env(tmp_path))
+    assert out.returncode == 0, out.stderr
+    [job] = json.loads(out.stdout)
+    assert job["new"] == 1
+    warned = " ".join(job["warnings"])
+    assert "docs/TODO.md" in warned and "binary" in warned
+    assert "big/TODO.md" in warned and "limit" in warned
+    assert "docs/TODO.md" in out.stderr  # and the warning is logged for a person too
+
+
+def test_migrate_queue_imports_idempotently_and_reports_bad_entries(tmp_path):
+    queue = tmp_path / "queue.yaml"
+    queue.write_text("""todos:
+  - {id: fix-links, title: Fix broken links, priority: p1, status: todo, tier: script,
+     risk: low, custom_field: 7}
+  - {id: weekly-audit, title: Audit deps, recurrence: weekly, status: completed,
+     last_completed: "2026-11-20T10:00:00Z"}
+  - {title: no id here}
+""", encoding="utf-8")
+    env = helmq_env(tmp_path)
+    first = run_helmq(["migrate-queue", str(queue), "--json"], env)
+    assert first.returncode == 1  # one entry was bad
+    result = json.loads(first.stdout)
+    assert (result["new"], result["entries"]) == (2, 2)
+    assert "entry 2" in result["errors"][0]
+    second = json.loads(run_helmq(["migrate-queue", str(queue), "--json"], env).stdout)
+    assert (second["new"], second["updated"], second["unchanged"]) == (0, 0, 2)
+    by_key = {i["item_key"]: i for i in items(env)}
+    assert by_key["fix-links"]["priority"] == 1 and by_key["fix-links"]["status"] == "pending"
+    assert by_key["weekly-audit"]["status"] == "done"
+    assert by_key["weekly-audit"]["last_completed"].startswith("2026-11-20T10:00:00")
+    shown = json.loads(run_helmq(["show", "fix-links", "--json"], env).stdout)
+    assert shown["data"]["custom_field"] == 7
+
+
+def test_migrate_queue_rejects_a_file_that_is_not_a_queue(tmp_path):
+    queue = tmp_path / "queue.yaml"
+    queue.write_text("todos: [\n", encoding="utf-8")
+    out = run_helmq(["migrate-queue", str(queue)], helmq_env(tmp_path))
+    assert out.returncode == 1
+    assert str(queue) in out.stderr and "Traceback" not in out.stderr
+
+
+def test_worker_without_a_broker_url_is_a_usage_error(tmp_path):
+    out = run_helmq(["worker", "-Q", "script"], helmq_env(tmp_path))
+    assert out.returncode == 2
+    assert "HELMQ_BROKER_URL" in out.stderr
+
+
+def test_show_unknown_item(tmp_path):
+    out = run_helmq(["show", "nope"], helmq_env(tmp_path))
+    assert out.returncode == 1 and "nope" in out.stderr
+
+
+@pytest.mark.slow
+def test_up_finishes_what_a_killed_process_left_in_flight(tmp_path):
+    # Given an embedded database where an item was mid-pipeline when helmq was killed
+    repo = make_git_repo(tmp_path / "app", {
+        "TODO.md": "- [ ] Fix broken links in docs\n",
+        "docs/index.md": "[setup](setup.md)\n",
+        "docs/guide/setup.md": "# Setup\n",
+    })
+    env = helmq_env(tmp_path)
+    scan(env, repo)
+    engine = make_engine(f"sqlite:///{tmp_path / 'state' / 'helmq.db'}")
+    store = Repository(engine)
+    [item] = items(env)
+    data = {**store.get_item(item["id"]).data, "classify": {"check": "links"}}
+    with engine.begin() as conn:
+        conn.execute(update(work_items).values(status="executing", stage="execute",
+                                               tier="script", attempt=3, data=data))
+
+    # When `helmq up` starts again (user active, so nothing new is dispatched)
+    run_helmq(["touch"], env)
+    proc = subprocess.Popen([sys.executable, "-m", "helmq.cli", "up", "--repo", str(repo)],
+                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and store.get_item(item["id"]).status != "done":
+            time.sleep(0.3)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+
+    # Then the in-flight item was re-queued and finished, and up stopped cleanly
+    done = store.get_item(item["id"])
+    assert done.status == "done", err
+    assert "re-queued 1 item(s)" in err
+    assert proc.returncode == 0, err
+    engine.dispose()
