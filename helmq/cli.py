@@ -169,7 +169,8 @@ def cmd_show(app: App, args: argparse.Namespace) -> int:
                  f"  key {item.item_key}  job {item.job}  status {item.status}"
                  + (f" ({item.failure_class or item.waiting_reason})"
                     if item.failure_class or item.waiting_reason else ""),
-                 f"  tier {item.tier or '-'}  priority {item.priority}  branch {item.branch or '-'}",
+                 f"  tier {item.tier or '-'}  priority {item.priority}  "
+                 f"branch {item.branch or '-'}",
                  f"  source {item.source_file}:{item.line}", "", "events:"]
         lines += [f"  {e['at']}  {e['from_status'] or '':>11} → {e['to_status'] or '':<11} "
                   f"{e['stage'] or '':<9} {e['message'] or ''}" for e in data["events"]]

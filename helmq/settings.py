@@ -20,7 +20,7 @@ ENV_VARS = {
     "HELMQ_CLAUDE_BIN": "the claude CLI (default: on PATH or bundled with claude-agent-sdk)",
 }
 
-EMBEDDED_BROKER = "memory://"
+EMBEDDED_BROKER = "memory://localhost/"
 
 
 def _positive_float(env: dict[str, str], name: str, default: float) -> float:

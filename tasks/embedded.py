@@ -73,15 +73,17 @@ class EmbeddedWorker:
                                          schedule_filename=self.schedule_file)
             self._beat.start()
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self) -> None:
         """Stop beat, let running tasks finish, stop the worker."""
         if self._beat is not None:
             self._beat.stop()
         if self._thread is None:
             return
         worker_state.should_terminate = 0
-        self._thread.join(timeout)
+        if self._worker is not None:
+            # A warm stop: returns once the pool has finished its running tasks.
+            self._worker.stop(in_sighandler=False)
+        # The consumer loop notices within its 2 s drain timeout; the thread is a daemon,
+        # so nothing is lost by not waiting for that.
+        self._thread.join(0.5)
         worker_state.should_terminate = None
-        if self._thread.is_alive():
-            log.warning("embedded worker still busy after %.0f s; leaving it to the reconciler",
-                        timeout)

@@ -168,7 +168,8 @@ def test_every_open_item_of_real_files_reads_back_done(path: Path) -> None:
             entry.line
         ]
         lines_before, lines_after = re.split(r"\r\n|\r|\n", text), re.split(r"\r\n|\r|\n", ticked)
-        changed = [n for n, (a, b) in enumerate(zip(lines_before, lines_after), 1) if a != b]
+        pairs = zip(lines_before, lines_after, strict=True)
+        changed = [n for n, (a, b) in enumerate(pairs, 1) if a != b]
         assert changed == [entry.line]
         assert len(ticked) - len(text) == (0 if entry.checkbox else 4)
         # And an item whose line is no longer known is found by its title when that is unique

@@ -58,7 +58,8 @@ class WorkItem:
 
     def handoff(self) -> Handoff:
         """The message payload for this item's current dispatch."""
-        return Handoff(item=self.id, attempt=self.attempt, tier=self.tier.value if self.tier else None)
+        tier = self.tier.value if self.tier else None
+        return Handoff(item=self.id, attempt=self.attempt, tier=tier)
 
 
 @dataclass(frozen=True)

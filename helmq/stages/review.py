@@ -1,4 +1,4 @@
-"""review: proof before opinion. The detector must no longer fire and the diff must stay in scope."""
+"""review: proof before opinion. The detector must not fire; the diff must stay in scope."""
 
 from __future__ import annotations
 

@@ -14,6 +14,8 @@ from sqlalchemy.exc import OperationalError
 from helmq.errors import StoreError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+READ_ONLY_OPTION = "helmq_read_only"
+"""Execution option for connections that only read (SQLite then skips the write lock)."""
 
 
 def make_engine(url: str) -> Engine:
@@ -36,9 +38,12 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
-            # pysqlite's own transaction handling defers BEGIN; take the write lock up front
-            # so two threads never deadlock upgrading a read lock.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the write lock up front, so two threads never deadlock upgrading
+            # a read lock; readers (READ_ONLY) stay deferred and, in WAL, never wait.
+            if conn.get_execution_options().get(READ_ONLY_OPTION):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)

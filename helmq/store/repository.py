@@ -22,6 +22,7 @@ from helmq.domain.model import (
     Status,
     Tier,
 )
+from helmq.store.engine import READ_ONLY_OPTION
 from helmq.store.schema import item_events, stage_runs, utcnow, work_items
 
 # One constant for pg_try_advisory_xact_lock: only one dispatcher or reconciler at a time.
@@ -107,7 +108,11 @@ def _json_patch(conn: Connection, patch: dict[str, Any]):
     """
     if conn.dialect.name == "postgresql":
         return work_items.c.data.op("||")(literal(patch, JSONB))
-    return func.json_patch(work_items.c.data, json.dumps(patch))
+    # Not json_patch: RFC 7396 would merge nested objects and delete keys set to null.
+    args: list[Any] = []
+    for key, value in patch.items():
+        args += ['$."' + key + '"', func.json(json.dumps(value))]
+    return func.json_set(work_items.c.data, *args)
 
 
 class Repository:
@@ -115,6 +120,9 @@ class Repository:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+
+    def _reading(self) -> Connection:
+        return self.engine.connect().execution_options(**{READ_ONLY_OPTION: True})
 
     # --- events -------------------------------------------------------------------------
 
@@ -172,7 +180,9 @@ class Repository:
         counts = ScanCounts()
         repos = set(repos)
         with self.engine.begin() as conn:
-            self._try_lock(conn, SCAN_LOCK_KEY)
+            if conn.dialect.name == "postgresql":
+                # Wait, not try: a concurrent scan of the same job would insert the same rows.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SCAN_LOCK_KEY})
             rows = conn.execute(
                 select(work_items).where(work_items.c.job == job)
             ).mappings()
@@ -248,6 +258,9 @@ class Repository:
             counts.unchanged += 1
             return
         if changes:
+            if "data" in changes:
+                # Merged in SQL: a stage may have written its keys since `row` was read.
+                changes["data"] = _json_patch(conn, f.data)
             conn.execute(
                 update(work_items)
                 .where(work_items.c.id == row["id"])
@@ -368,14 +381,14 @@ class Repository:
         towards the `lost` cap.
         """
         attempt = item.attempt + 1
-        values: dict[str, Any] = dict(
-            status=Status.QUEUED,
-            stage=stage,
-            attempt=attempt,
-            lease_until=now + timedelta(seconds=lease_seconds),
-            lease_owner=None,
-            updated_at=now,
-        )
+        values: dict[str, Any] = {
+            "status": Status.QUEUED,
+            "stage": stage,
+            "attempt": attempt,
+            "lease_until": now + timedelta(seconds=lease_seconds),
+            "lease_owner": None,
+            "updated_at": now,
+        }
         if fresh:
             values.update(redispatches=0, review_rounds=0, failure_class=None,
                           waiting_reason=None)
@@ -570,7 +583,7 @@ class Repository:
 
     def get_item(self, ref: int | str) -> WorkItem | None:
         """One item by id, or by item_key (the most recent when jobs share a key)."""
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             q = select(work_items)
             if isinstance(ref, int) or str(ref).isdigit():
                 q = q.where(work_items.c.id == int(ref))
@@ -595,12 +608,12 @@ class Repository:
         if tier:
             q = q.where(work_items.c.tier == tier)
         q = q.order_by(work_items.c.priority.asc().nulls_last(), work_items.c.id)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return [_item(r) for r in conn.execute(q).mappings()]
 
     def item_events(self, item_id: int) -> list[dict[str, Any]]:
         """Every event of an item, oldest first."""
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             rows = conn.execute(
                 select(item_events).where(item_events.c.item_id == item_id)
                 .order_by(item_events.c.id)
@@ -609,7 +622,7 @@ class Repository:
 
     def item_stage_runs(self, item_id: int) -> list[dict[str, Any]]:
         """Every stage run of an item, oldest first."""
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             rows = conn.execute(
                 select(stage_runs).where(stage_runs.c.item_id == item_id)
                 .order_by(stage_runs.c.id)
@@ -618,15 +631,15 @@ class Repository:
 
     def count_by_status(self) -> dict[str, int]:
         """How many items stand in each status."""
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             rows = conn.execute(
                 select(work_items.c.status, func.count()).group_by(work_items.c.status)
             )
-            return {status: n for status, n in rows}
+            return dict(rows.all())  # a list of pairs: dict(result) would see .keys()
 
     def count_in_flight(self) -> int:
         """Items queued or held by a stage."""
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return conn.execute(
                 select(func.count()).where(
                     work_items.c.status.in_([s.value for s in IN_FLIGHT])

@@ -161,7 +161,7 @@ def prepare_worktree(repo: Path, worktrees_dir: Path, item_key: str) -> Worktree
 
 
 def commit_all(wt: Worktree, message: str) -> str | None:
-    """Commit every change in the worktree to its branch; the new sha, or None if nothing changed."""
+    """Commit every change in the worktree to its branch; the new sha, or None if unchanged."""
     _git_out(wt.path, "add", "-A", what="git add")
     if _git(wt.path, "diff", "--cached", "--quiet").returncode == 0:
         return None

@@ -1,4 +1,4 @@
-"""The `ruff` check: lint findings under the repo's own ruff configuration, and ruff's safe fixes."""
+"""The `ruff` check: lint findings under the repo's own ruff configuration, and its safe fixes."""
 
 from __future__ import annotations
 

@@ -47,7 +47,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("job", "item_key", name="uq_work_items_job_item_key"),
         sa.UniqueConstraint("job", "fingerprint", name="uq_work_items_job_fingerprint"),
     )
-    op.create_index("ix_work_items_job_status_priority", "work_items", ["job", "status", "priority"])
+    op.create_index(
+        "ix_work_items_job_status_priority", "work_items", ["job", "status", "priority"]
+    )
     op.create_index("ix_work_items_status_lease_until", "work_items", ["status", "lease_until"])
     op.create_table(
         "item_events",
