@@ -59,7 +59,7 @@ class Settings:
     """After this many re-dispatches of one run, the item fails with class `lost`."""
     max_review_rounds: int = 3
     dispatch_limit: int = 50
-    """Items dispatched per tick (per job) at most."""
+    """Items dispatched per tick at most, across all jobs."""
     reconcile_interval: float = 60.0
     dispatch_interval: float = 30.0
 

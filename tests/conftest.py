@@ -72,7 +72,7 @@ def sqlite_url(tmp_path: Path) -> str:
     return url
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "pg"])
 def db_url(request: pytest.FixtureRequest) -> str:
     """The same test on SQLite (embedded default) and on Postgres (deployment)."""
     return request.getfixturevalue(f"{request.param}_url")

@@ -235,3 +235,89 @@ def test_up_finishes_what_a_killed_process_left_in_flight(tmp_path):
     assert "re-queued 1 item(s)" in err
     assert proc.returncode == 0, err
     engine.dispose()
+
+
+SLOW_CHECK = '''
+import os
+import time
+
+from helmq.tiers.script.registry import FixResult, Problem, register
+
+
+class SlowCheck:
+    """A check whose fixer takes a few seconds, so a test can kill helmq mid-execute."""
+
+    name = "slow"
+    keywords = ("slow check",)
+    needs_worktree = True
+
+    def detect(self, root):
+        done = (root / "slow.done").exists()
+        return [] if done else [Problem("slow.done", 1, "missing", {})]
+
+    def fix(self, root):
+        time.sleep(float(os.environ.get("SLOW_CHECK_SECONDS", "3")))
+        (root / "slow.done").write_text("ok")
+        return FixResult(fixed=1, unfixed=[], notes=[])
+
+    def scope(self, problems):
+        return {"slow.done"}
+
+
+register(SlowCheck())
+'''
+
+
+@pytest.mark.slow
+def test_up_killed_mid_execute_finishes_the_item_after_restart(tmp_path):
+    # Given `helmq up` working on an item whose fixer takes a few seconds
+    plugin = tmp_path / "plugin"
+    plugin.mkdir()
+    (plugin / "sitecustomize.py").write_text(SLOW_CHECK, encoding="utf-8")
+    repo = make_git_repo(tmp_path / "app", {"TODO.md": "- [ ] Run the slow check\n"})
+    before = (repo / "TODO.md").read_bytes()
+    env = helmq_env(tmp_path, PYTHONPATH=f"{plugin}:{ROOT}", SLOW_CHECK_SECONDS="4")
+    store_url = f"sqlite:///{tmp_path / 'state' / 'helmq.db'}"
+
+    def up() -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "helmq.cli", "up", "--repo", str(repo)],
+                                env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+
+    def wait_for(status: str, timeout: float = 60) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = items(env) if (tmp_path / "state" / "helmq.db").exists() else []
+            if found and found[0]["status"] == status:
+                return found[0]
+            time.sleep(0.2)
+        raise AssertionError(f"never {status}: {found}")
+
+    first = up()
+    try:
+        wait_for("executing")
+        # When the process is killed without any chance to clean up
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert items(env)[0]["status"] == "executing"
+
+    # And started again
+    second = up()
+    try:
+        done = wait_for("done")
+    finally:
+        second.send_signal(signal.SIGTERM)
+        _, err = second.communicate(timeout=30)
+
+    # Then the item was re-queued under a new attempt and finished on its branch
+    assert "re-queued 1 item(s)" in err
+    engine = make_engine(store_url)
+    events = Repository(engine).item_events(done["id"])
+    engine.dispose()
+    assert any("reconciled" in (e["message"] or "") for e in events)
+    assert git(repo, "show", f"{done['branch']}:slow.done") == "ok"
+    assert (repo / "TODO.md").read_bytes() == before
+    assert not (repo / "slow.done").exists()

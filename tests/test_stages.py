@@ -1,0 +1,285 @@
+"""The stages end to end without Celery: scan a real git repo, dispatch, run_stage each step."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import git, make_git_repo, tree_snapshot
+
+from helmq.discovery.registry import STRATEGIES
+from helmq.dispatcher import dispatch_tick
+from helmq.domain.item import Handoff, WorkItem
+from helmq.domain.model import Stage, Status, Tier
+from helmq.jobs import JobsConfig, load_jobs
+from helmq.scanning import scan_jobs
+from helmq.settings import Settings
+from helmq.stages.context import StageContext
+from helmq.stages.runner import run_stage
+from helmq.store.repository import Repository
+from helmq.tiers.script import registry
+from helmq.tiers.script.registry import FixResult, Problem, register
+
+LINKS_TODO = "- [ ] Fix broken links in docs"
+RUST_TODO = "- [ ] Rewrite the parser in Rust"
+NEXT = {Stage.CLASSIFY: Stage.EXECUTE, Stage.EXECUTE: Stage.REVIEW}
+
+
+class Env:
+    """A user's project, helmq's state outside it, and the default jobs."""
+
+    def __init__(self, repo: Repository, db_url: str, tmp_path: Path) -> None:
+        state = tmp_path / "state"
+        self.repo = repo
+        self.settings = Settings(
+            state_dir=state, database_url=db_url, broker_url="memory://", config_path=None,
+            last_active_path=tmp_path / "last_active.json",
+        )
+        self.ctx = StageContext(worktrees_dir=state / "worktrees", reports_dir=state / "reports",
+                                llm_credentials=False)
+        self.jobs: JobsConfig = load_jobs(None, strategies=STRATEGIES)
+        self.project = tmp_path / "project"
+
+    def make_project(self, files: dict[str, str]) -> Path:
+        return make_git_repo(self.project, files)
+
+    def scan_and_dispatch(self) -> dict[str, Handoff]:
+        """Discover the project's items and dispatch them all; handoffs by item title."""
+        [scanned] = scan_jobs(self.repo, self.jobs, repos=[self.project])
+        assert scanned.counts.new >= 1, scanned
+        tick = dispatch_tick(self.repo, self.jobs, self.settings, ignore_idle=True)
+        assert all(d.stage is Stage.CLASSIFY for d in tick.dispatched)
+        return {self.repo.get_item(d.handoff["item"]).title: d.handoff for d in tick.dispatched}
+
+    def step(self, stage: Stage, handoff: Handoff):
+        return run_stage(self.repo, self.settings, self.ctx, stage, handoff)
+
+    def run_chain(self, handoff: Handoff, max_steps: int = 20) -> list[Stage]:
+        """Run stages as the chain would, following next and rework, until it settles."""
+        todo, ran = [(Stage.CLASSIFY, handoff)], []
+        while todo:
+            assert len(ran) < max_steps, f"chain did not settle: {ran}"
+            stage, h = todo.pop(0)
+            step = self.step(stage, h)
+            ran.append(stage)
+            if step.next is not None:
+                todo.append((NEXT[stage], step.next))
+            if step.rework is not None:
+                todo.append((step.rework.stage, step.rework.handoff))
+        return ran
+
+    def item(self, handoff: Handoff) -> WorkItem:
+        item = self.repo.get_item(handoff["item"])
+        assert item is not None
+        return item
+
+
+@pytest.fixture
+def env(repo: Repository, db_url: str, tmp_path: Path) -> Env:
+    return Env(repo, db_url, tmp_path)
+
+
+def assert_user_tree_untouched(project: Path, before: dict[str, bytes]) -> None:
+    assert tree_snapshot(project) == before
+    assert git(project, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
+    assert git(project, "status", "--porcelain", "--untracked-files=all") == ""
+
+
+def test_links_item_is_fixed_on_its_branch_and_the_rust_item_waits(env: Env) -> None:
+    # Given a project whose docs link to a file that moved, and two TODO items
+    project = env.make_project({
+        "TODO.md": f"# TODO\n\n{LINKS_TODO}\n{RUST_TODO}\n",
+        "docs/index.md": "# Docs\n\nSee [setup](setup.md) to install.\n",
+        "docs/guide/setup.md": "# Setup\n\nRun it.\n",
+    })
+    before = tree_snapshot(project)
+
+    # When helmq scans and dispatches them
+    handoffs = env.scan_and_dispatch()
+    assert set(handoffs) == {"Fix broken links in docs", "Rewrite the parser in Rust"}
+    links, rust = handoffs["Fix broken links in docs"], handoffs["Rewrite the parser in Rust"]
+
+    # And runs classify, execute and review for the links item with the handoffs they return
+    classified = env.step(Stage.CLASSIFY, links)
+    assert classified.next == {"item": links["item"], "attempt": links["attempt"],
+                               "tier": "script"}
+    assert env.item(links).status is Status.QUEUED
+    executed = env.step(Stage.EXECUTE, classified.next)
+    assert executed.next is not None and executed.rework is None
+    assert env.item(links).status is Status.QUEUED
+    reviewed = env.step(Stage.REVIEW, executed.next)
+    assert reviewed.next is None and reviewed.rework is None
+
+    # Then the item is done, with the fixed link and the ticked TODO on its branch
+    item = env.item(links)
+    assert (item.status, item.tier, item.failure_class) == (Status.DONE, Tier.SCRIPT, None)
+    assert item.branch == f"helmq/{item.item_key}"
+    assert item.last_completed is not None
+    assert item.data["execute"]["fixed"] == 1
+    assert item.data["review"]["verdict"] == "accept"
+    index = git(project, "show", f"{item.branch}:docs/index.md")
+    assert "[setup](guide/setup.md)" in index
+    todo = git(project, "show", f"{item.branch}:TODO.md")
+    assert "- [x] Fix broken links in docs\n" in todo
+    assert RUST_TODO in todo
+    # And the branch changed exactly those two files
+    base = git(project, "merge-base", "main", item.branch).strip()
+    assert git(project, "diff", "--name-only", base, item.branch).split() == [
+        "TODO.md", "docs/index.md"]
+
+    # And the user's checkout is untouched, on main, clean
+    assert_user_tree_untouched(project, before)
+
+    # And a report tells what was fixed
+    report = Path(item.report_path)
+    assert report.is_file() and report.parent == env.ctx.reports_dir
+    text = report.read_text(encoding="utf-8")
+    assert "accept" in text and "links" in text and "guide/setup.md" in text
+
+    # And every stage left its transitions and its run
+    transitions = [(e["from_status"], e["to_status"], e["stage"])
+                   for e in env.repo.item_events(item.id)]
+    assert transitions == [
+        (None, "pending", None),
+        ("pending", "queued", "classify"),
+        ("queued", "classifying", "classify"),
+        ("classifying", "queued", "classify"),
+        ("queued", "executing", "execute"),
+        ("executing", "queued", "execute"),
+        ("queued", "reviewing", "review"),
+        ("reviewing", "done", "review"),
+    ]
+    runs = env.repo.item_stage_runs(item.id)
+    assert [(r["stage"], r["outcome"]) for r in runs] == [
+        ("classify", "ok"), ("execute", "ok"), ("review", "accepted")]
+    assert all(r["finished_at"] is not None for r in runs)
+
+    # And the Rust item, which needs an agent, waits for credentials
+    assert env.step(Stage.CLASSIFY, rust).next is None
+    waiting = env.item(rust)
+    assert (waiting.status, waiting.waiting_reason, waiting.tier) == (
+        Status.WAITING, "no_credentials", Tier.CLAUDE_SESSION)
+    assert waiting.lease_until is not None
+    assert [r["outcome"] for r in env.repo.item_stage_runs(waiting.id)] == ["waiting"]
+    assert waiting.branch is None
+    assert_user_tree_untouched(project, before)
+
+
+def test_a_replayed_handoff_changes_nothing(env: Env) -> None:
+    # Given an item that ran its whole chain
+    env.make_project({
+        "TODO.md": f"{LINKS_TODO}\n",
+        "docs/index.md": "[setup](setup.md)\n",
+        "docs/guide/setup.md": "# Setup\n",
+    })
+    [links] = env.scan_and_dispatch().values()
+    executed = env.step(Stage.EXECUTE, env.step(Stage.CLASSIFY, links).next)
+    env.step(Stage.REVIEW, executed.next)
+    item = env.item(links)
+    assert item.status is Status.DONE
+    runs, events = env.repo.item_stage_runs(item.id), env.repo.item_events(item.id)
+
+    # When the broker delivers each message again
+    replays = [env.step(Stage.CLASSIFY, links), env.step(Stage.EXECUTE, links),
+               env.step(Stage.REVIEW, executed.next)]
+
+    # Then each finds no row: no next step, no new run, no new event, the same item
+    assert all(r.next is None and r.rework is None for r in replays)
+    assert env.repo.item_stage_runs(item.id) == runs
+    assert env.repo.item_events(item.id) == events
+    assert env.item(links) == item
+
+
+def test_an_unknown_check_fails_the_item(env: Env) -> None:
+    env.make_project({"TODO.md": "- [ ] Tidy the configuration check:nosuch\n"})
+    [handoff] = env.scan_and_dispatch().values()
+    assert env.item(handoff).data["check"] == "nosuch"
+
+    assert env.run_chain(handoff) == [Stage.CLASSIFY]
+
+    item = env.item(handoff)
+    assert (item.status, item.failure_class) == (Status.FAILED, "unknown_check")
+    [run] = env.repo.item_stage_runs(item.id)
+    assert (run["outcome"], run["error_class"]) == ("failed", "unknown_check")
+    assert "nosuch" in run["error"]
+
+
+def test_an_unfixable_link_fails_within_the_review_rounds(env: Env) -> None:
+    # Given one link the fixer can repair and one whose target exists nowhere
+    project = env.make_project({
+        "TODO.md": f"{LINKS_TODO}\n",
+        "docs/index.md": "[setup](setup.md) and [gone](nowhere.md)\n",
+        "docs/guide/setup.md": "# Setup\n",
+    })
+    before = tree_snapshot(project)
+    [handoff] = env.scan_and_dispatch().values()
+
+    # When its chain runs until it settles
+    ran = env.run_chain(handoff)
+
+    # Then review sent it back once, and the second round gave up as unfixable
+    item = env.item(handoff)
+    assert (item.status, item.failure_class) == (Status.FAILED, "unfixable")
+    reviews = [r for r in env.repo.item_stage_runs(item.id) if r["stage"] == "review"]
+    assert [r["outcome"] for r in reviews] == ["needs_work", "failed"]
+    assert len(reviews) <= env.settings.max_review_rounds
+    assert ran == [Stage.CLASSIFY, Stage.EXECUTE, Stage.REVIEW, Stage.EXECUTE, Stage.REVIEW]
+    assert "nowhere.md" in item.data["review"]["reasons"][0]
+    # Nothing was ticked done, and the user's tree is untouched
+    assert LINKS_TODO in git(project, "show", f"helmq/{item.item_key}:TODO.md")
+    assert_user_tree_untouched(project, before)
+
+
+class ScopeCreepCheck:
+    """Removes FIXME from docs/index.md, and also edits a file it has no business with."""
+
+    name = "scopecreep"
+    keywords = ("scope creep",)
+    needs_worktree = True
+
+    def detect(self, root: Path) -> list[Problem]:
+        index = root / "docs" / "index.md"
+        if "FIXME" in index.read_text(encoding="utf-8"):
+            return [Problem(file="docs/index.md", line=1, message="FIXME left")]
+        return []
+
+    def fix(self, root: Path) -> FixResult:
+        index = root / "docs" / "index.md"
+        index.write_text(index.read_text(encoding="utf-8").replace("FIXME", "done"))
+        (root / "setup.cfg").write_text("[tool]\nchanged = yes\n", encoding="utf-8")
+        return FixResult(fixed=1, unfixed=[], notes=["removed FIXME"])
+
+    def scope(self, problems) -> set[str] | None:
+        return {p.file for p in problems}
+
+
+@pytest.fixture
+def scope_creep() -> Iterator[None]:
+    saved = dict(registry._CHECKS)
+    register(ScopeCreepCheck())
+    yield
+    registry._CHECKS.clear()
+    registry._CHECKS.update(saved)
+
+
+@pytest.mark.usefixtures("scope_creep")
+def test_a_fix_outside_its_scope_is_rejected(env: Env) -> None:
+    project = env.make_project({
+        "TODO.md": "- [ ] Clean the index check:scopecreep\n",
+        "docs/index.md": "# Docs FIXME\n",
+        "setup.cfg": "[tool]\n",
+    })
+    before = tree_snapshot(project)
+    [handoff] = env.scan_and_dispatch().values()
+
+    ran = env.run_chain(handoff)
+
+    item = env.item(handoff)
+    assert ran == [Stage.CLASSIFY, Stage.EXECUTE, Stage.REVIEW]
+    assert (item.status, item.failure_class) == (Status.FAILED, "out_of_scope")
+    assert item.data["execute"]["scope"] == ["docs/index.md"]
+    assert "setup.cfg" in item.data["review"]["reasons"][0]
+    assert "docs/index.md" not in item.data["review"]["reasons"][0]
+    assert [r["outcome"] for r in env.repo.item_stage_runs(item.id)] == ["ok", "ok", "failed"]
+    assert_user_tree_untouched(project, before)
