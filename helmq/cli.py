@@ -240,6 +240,13 @@ def _celery_app(app: App):
 
 def cmd_worker(app: App, args: argparse.Namespace) -> int:
     celery_app = _celery_app(app)
+    app.jobs  # noqa: B018 - a broken jobs.yaml stops here with exit 2, not in every task
+    from helmq.domain.model import QUEUES
+
+    unknown = sorted(set(args.queues.split(",")) - set(QUEUES))
+    if unknown:
+        raise ConfigError(f"unknown queue(s) {', '.join(unknown)} (queues: {', '.join(QUEUES)})",
+                          key="--queues")
     argv = ["worker", "-Q", args.queues, "-l", args.loglevel, "-E"]
     if args.concurrency:
         argv += ["-c", str(args.concurrency)]
@@ -250,7 +257,10 @@ def cmd_worker(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_beat(app: App, args: argparse.Namespace) -> int:
+    from beat_schedule import build_schedule
+
     celery_app = _celery_app(app)
+    celery_app.conf.beat_schedule = build_schedule(app.jobs, app.settings)
     app.settings.state_dir.mkdir(parents=True, exist_ok=True)
     celery_app.start(["beat", "-l", args.loglevel,
                       "-s", str(app.settings.state_dir / "celerybeat-schedule")])

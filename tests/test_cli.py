@@ -321,3 +321,10 @@ def test_up_killed_mid_execute_finishes_the_item_after_restart(tmp_path):
     assert git(repo, "show", f"{done['branch']}:slow.done") == "ok"
     assert (repo / "TODO.md").read_bytes() == before
     assert not (repo / "slow.done").exists()
+
+
+def test_worker_rejects_unknown_queues(tmp_path):
+    env = helmq_env(tmp_path, HELMQ_BROKER_URL="redis://127.0.0.1:6379/14")
+    out = run_helmq(["worker", "-Q", "script,gpu"], env)
+    assert out.returncode == 2
+    assert "gpu" in out.stderr and "control, script, llm, vario, claude" in out.stderr
