@@ -1,0 +1,289 @@
+"""The pipeline's queries: dispatch, compare-and-set claims, outcomes, recurrence, reconcile."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, insert, or_, select, update
+
+from helmq.domain.item import Handoff, Outcome, WorkItem
+from helmq.domain.model import IN_FLIGHT, RUNNING, STAGE_RUNNING_STATUS, Stage, Status
+from helmq.store.rows import (
+    DISPATCH_LOCK_KEY,
+    Claim,
+    Dispatch,
+    Finish,
+    RepositoryBase,
+    json_patch,
+    to_item,
+)
+from helmq.store.schema import stage_runs, utcnow, work_items
+
+
+class PipelineQueries(RepositoryBase):
+    """Named queries that move items through dispatch, the stages and the reconciler."""
+
+    def claim_eligible(
+        self,
+        job: str,
+        *,
+        accept: Callable[[WorkItem], bool],
+        limit: int,
+        lease_seconds: float,
+        now: datetime | None = None,
+    ) -> list[Dispatch] | None:
+        """Move up to `limit` eligible items of `job` to queued; None if another dispatcher runs.
+
+        Candidates are pending items and waiting items whose retry time has passed, highest
+        priority first; `accept` applies the job's filters. Rows are locked with
+        FOR UPDATE SKIP LOCKED on Postgres.
+        """
+        now = now or utcnow()
+        if limit <= 0:
+            return []
+        out: list[Dispatch] = []
+        with self.engine.begin() as conn:
+            if not self._try_lock(conn, DISPATCH_LOCK_KEY):
+                return None
+            rows = conn.execute(
+                select(work_items)
+                .where(
+                    work_items.c.job == job,
+                    or_(
+                        work_items.c.status == Status.PENDING,
+                        and_(
+                            work_items.c.status == Status.WAITING,
+                            work_items.c.lease_until <= now,
+                        ),
+                    ),
+                )
+                .order_by(work_items.c.priority.asc().nulls_last(), work_items.c.id)
+                .with_for_update(skip_locked=True)
+            ).mappings().all()
+            for row in rows:
+                item = to_item(row)
+                if not accept(item):
+                    continue
+                out.append(self._queue(conn, item, Stage.CLASSIFY, lease_seconds, now,
+                                       fresh=True, why="eligible"))
+                if len(out) >= limit:
+                    break
+        return out
+
+    def _queue(
+        self,
+        conn: Connection,
+        item: WorkItem,
+        stage: Stage,
+        lease_seconds: float,
+        now: datetime,
+        *,
+        why: str,
+        fresh: bool = False,
+        reconciled: bool = False,
+    ) -> Dispatch:
+        """Queue `item` for `stage` under a new dispatch token.
+
+        `fresh` starts a new run (counters reset); `reconciled` counts a re-dispatch
+        towards the `lost` cap.
+        """
+        attempt = item.attempt + 1
+        values: dict[str, Any] = {
+            "status": Status.QUEUED,
+            "stage": stage,
+            "attempt": attempt,
+            "lease_until": now + timedelta(seconds=lease_seconds),
+            "lease_owner": None,
+            "updated_at": now,
+        }
+        if fresh:
+            values.update(redispatches=0, review_rounds=0, failure_class=None,
+                          waiting_reason=None)
+        elif reconciled:
+            values.update(redispatches=item.redispatches + 1)
+        conn.execute(update(work_items).where(work_items.c.id == item.id).values(**values))
+        self._event(conn, item.id, "transition", from_status=item.status, to_status=Status.QUEUED,
+                    stage=stage, attempt=attempt, message=why, now=now)
+        tier = item.tier.value if item.tier else None
+        return Dispatch(Handoff(item=item.id, attempt=attempt, tier=tier), stage)
+
+    def reset_recurring(self, now: datetime | None = None) -> int:
+        """Return done recurring items to pending; their last_completed keeps them waiting."""
+        now = now or utcnow()
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(work_items.c.id, work_items.c.status).where(
+                    work_items.c.status == Status.DONE, work_items.c.recurrence.is_not(None)
+                )
+            ).mappings().all()
+            for row in rows:
+                self._set_status(conn, row, Status.PENDING, "recurring: back to pending", now)
+        return len(rows)
+
+    # --- stages -------------------------------------------------------------------------
+
+    def claim_stage(
+        self,
+        handoff: Handoff,
+        stage: Stage,
+        *,
+        lease_seconds: float,
+        task_id: str | None = None,
+        worker: str | None = None,
+        now: datetime | None = None,
+    ) -> Claim | None:
+        """Compare-and-set queued→running for this stage and token; None for a stale message."""
+        now = now or utcnow()
+        running = STAGE_RUNNING_STATUS[stage]
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                update(work_items)
+                .where(
+                    work_items.c.id == handoff["item"],
+                    work_items.c.status == Status.QUEUED,
+                    work_items.c.stage == stage,
+                    work_items.c.attempt == handoff["attempt"],
+                )
+                .values(
+                    status=running,
+                    lease_until=now + timedelta(seconds=lease_seconds),
+                    lease_owner=worker,
+                    updated_at=now,
+                )
+                .returning(*work_items.c)
+            ).mappings().first()
+            if row is None:
+                return None
+            item = to_item(row)
+            run_id = conn.execute(
+                insert(stage_runs)
+                .values(item_id=item.id, stage=stage, attempt=item.attempt,
+                        tier=item.tier, task_id=task_id, worker=worker, started_at=now)
+                .returning(stage_runs.c.id)
+            ).scalar_one()
+            self._event(conn, item.id, "transition", from_status=Status.QUEUED,
+                        to_status=running, stage=stage, attempt=item.attempt, now=now,
+                        detail={"task_id": task_id, "worker": worker})
+        return Claim(item, stage, run_id)
+
+    def finish_stage(
+        self,
+        claim: Claim,
+        outcome: Outcome,
+        *,
+        max_review_rounds: int,
+        lease_seconds: float,
+        now: datetime | None = None,
+    ) -> Finish:
+        """Apply a stage's outcome with a compare-and-set on the claimed token."""
+        now = now or utcnow()
+        item, stage = claim.item, claim.stage
+        running = STAGE_RUNNING_STATUS[stage]
+        values: dict[str, Any] = {
+            "status": outcome.status,
+            "stage": outcome.stage if outcome.continues else stage,
+            "updated_at": now,
+            "lease_owner": None,
+            "lease_until": None,
+            "failure_class": outcome.failure_class,
+            "waiting_reason": outcome.waiting_reason,
+        }
+        if outcome.tier is not None:
+            values["tier"] = outcome.tier
+        if outcome.continues:
+            values["lease_until"] = now + timedelta(seconds=lease_seconds)
+        if outcome.status is Status.WAITING and outcome.retry_after_seconds is not None:
+            values["lease_until"] = now + timedelta(seconds=outcome.retry_after_seconds)
+        if outcome.status is Status.DONE:
+            values["last_completed"] = now
+        for key in ("branch", "report_path"):
+            if getattr(outcome, key) is not None:
+                values[key] = getattr(outcome, key)
+        rework = outcome.status is Status.NEEDS_WORK and item.review_rounds + 1 < max_review_rounds
+        if outcome.status is Status.NEEDS_WORK:
+            values["review_rounds"] = item.review_rounds + 1
+        with self.engine.begin() as conn:
+            if outcome.data:
+                values["data"] = json_patch(conn, outcome.data)
+            if outcome.cost_usd:
+                values["cost_usd"] = work_items.c.cost_usd + outcome.cost_usd
+            row = conn.execute(
+                update(work_items)
+                .where(
+                    work_items.c.id == item.id,
+                    work_items.c.status == running,
+                    work_items.c.attempt == item.attempt,
+                )
+                .values(**values)
+                .returning(*work_items.c)
+            ).mappings().first()
+            conn.execute(
+                update(stage_runs)
+                .where(stage_runs.c.id == claim.run_id)
+                .values(
+                    finished_at=now,
+                    outcome=outcome.label if row is not None else "dropped",
+                    cost_usd=outcome.cost_usd,
+                    error_class=outcome.failure_class,
+                    error=outcome.error,
+                    detail={"message": outcome.message},
+                )
+            )
+            if row is None:
+                return Finish(applied=False)
+            self._event(conn, item.id, "transition", from_status=running,
+                        to_status=outcome.status, stage=stage, attempt=item.attempt,
+                        message=outcome.message, now=now,
+                        detail={"outcome": outcome.label, "failure_class": outcome.failure_class})
+            if rework:
+                return Finish(True, self._queue(
+                    conn, to_item(row), Stage.EXECUTE, lease_seconds, now,
+                    why="review asked for another round"))
+        return Finish(applied=True)
+
+    # --- reconcile ----------------------------------------------------------------------
+
+    def reclaim_expired(
+        self,
+        *,
+        max_redispatches: int,
+        lease_seconds: float,
+        everything: bool = False,
+        now: datetime | None = None,
+    ) -> list[Dispatch] | None:
+        """Re-queue in-flight items whose lease expired; fail them as `lost` past the cap.
+
+        With `everything`, every in-flight item counts as lost (an embedded broker that
+        restarted holds no messages). None when another reconciler holds the lock.
+        """
+        now = now or utcnow()
+        out: list[Dispatch] = []
+        cond = work_items.c.status.in_([s.value for s in IN_FLIGHT])
+        if not everything:
+            cond = and_(cond, work_items.c.lease_until < now)
+        with self.engine.begin() as conn:
+            if not self._try_lock(conn, DISPATCH_LOCK_KEY):
+                return None
+            rows = conn.execute(
+                select(work_items).where(cond).with_for_update(skip_locked=True)
+            ).mappings().all()
+            for row in rows:
+                item = to_item(row)
+                stage = item.stage or Stage.CLASSIFY
+                was = "running" if item.status in RUNNING else "queued"
+                if item.redispatches >= max_redispatches:
+                    conn.execute(
+                        update(work_items).where(work_items.c.id == item.id).values(
+                            status=Status.FAILED, failure_class="lost", lease_until=None,
+                            updated_at=now)
+                    )
+                    self._event(conn, item.id, "transition", from_status=item.status,
+                                to_status=Status.FAILED, stage=stage, attempt=item.attempt,
+                                message=f"lost: {item.redispatches} re-dispatches did not "
+                                f"finish the {stage} stage", now=now)
+                    continue
+                out.append(self._queue(conn, item, stage, lease_seconds, now, reconciled=True,
+                                       why=f"reconciled: {was} item's lease expired"))
+        return out
