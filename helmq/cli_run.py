@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from helmq.dispatcher import dispatch_tick
-from helmq.domain.model import Status
+from helmq.domain.model import QUEUES, Status
 from helmq.scanning import JobScan, scan_jobs
 from helmq.views import item_json
 from tasks import runtime
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from helmq.store.repository import Dispatch
 
 log = logging.getLogger(__name__)
+
+STALL_HINT_SECONDS = 30.0
 
 
 @dataclass
@@ -95,6 +97,7 @@ def _progress(line: str) -> None:
 def _wait_settled(app: App, celery_app: Celery, deadline: float, touched: set[int]) -> bool:
     """Poll until nothing is in flight, reconciling lost messages; False on timeout."""
     last_line, next_reconcile = "", time.monotonic() + app.settings.reconcile_interval
+    changed_at, hinted = time.monotonic(), False
     while True:
         counts = app.repo.count_by_status()
         busy = {s: n for s, n in counts.items() if Status(s) in
@@ -104,10 +107,15 @@ def _wait_settled(app: App, celery_app: Celery, deadline: float, touched: set[in
                 sys.stderr.write("\n")
             return True
         line = "in flight: " + ", ".join(f"{n} {s}" for s, n in sorted(busy.items()))
+        now = time.monotonic()
         if line != last_line:
             _progress(line)
-            last_line = line
-        now = time.monotonic()
+            last_line, changed_at = line, now
+        elif not hinted and now - changed_at > STALL_HINT_SECONDS and "queued" in busy:
+            hinted = True
+            log.warning("no progress for %.0f s with items queued: is a worker consuming "
+                        "every queue (%s)? `helmq items --status queued` shows their stage "
+                        "and tier", STALL_HINT_SECONDS, ", ".join(QUEUES))
         if now > deadline:
             return False
         if now > next_reconcile:

@@ -50,7 +50,7 @@ def scan_jobs(
             name,
             result.findings,
             source=SOURCES[job.discovery.strategy],
-            repos=[str(t) for t in targets],
+            repos=result.scanned,
         )
         out.append(JobScan(name, counts, list(result.warnings)))
     return out

@@ -328,3 +328,22 @@ def test_worker_rejects_unknown_queues(tmp_path):
     out = run_helmq(["worker", "-Q", "script,gpu"], env)
     assert out.returncode == 2
     assert "gpu" in out.stderr and "control, script, llm, vario, claude" in out.stderr
+
+
+def test_an_unreadable_repo_does_not_make_its_items_gone(tmp_path):
+    # Given items found in a repo
+    repo = make_git_repo(tmp_path / "app", {"TODO.md": TODO})
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(f"repos: [{repo}]\njobs:\n  j:\n    discovery: {{strategy: autodo_scan}}\n",
+                    encoding="utf-8")
+    env = helmq_env(tmp_path, HELMQ_CONFIG=str(jobs))
+    assert run_helmq(["scan"], env).returncode == 0
+
+    # When the repo is unavailable for a scan (say, an unmounted disk)
+    repo.rename(tmp_path / "elsewhere")
+    out = run_helmq(["scan", "--json"], env)
+
+    # Then the scan warns about it and its items stay as they were
+    [job] = json.loads(out.stdout)
+    assert job["gone"] == 0 and str(repo) in job["warnings"][0]
+    assert {i["status"] for i in items(env)} == {"pending"}

@@ -13,3 +13,6 @@ class ScanResult:
 
     findings: list[Finding] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    scanned: list[str] = field(default_factory=list)
+    """The repos read completely. Only their missing items may be marked gone: a repo that
+    could not be read (unmounted, not a directory) must not make its items disappear."""
