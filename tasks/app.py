@@ -34,8 +34,10 @@ def make_celery(settings: Settings | None = None) -> Celery:
         broker_connection_retry_on_startup=True,
         # The 6.0 default would abort long agent sessions on a broker blip.
         worker_cancel_long_running_tasks_on_connection_loss=False,
-        worker_send_task_events=True,
-        task_send_sent_event=True,
+        # Task events cost ~a third of a worker's main-process CPU (benchmarks/pipeline.py);
+        # workers that Flower watches turn them on with -E (`helmq worker` does).
+        worker_send_task_events=False,
+        task_send_sent_event=False,
         timezone="UTC",
         enable_utc=True,
     )

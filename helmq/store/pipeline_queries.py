@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 
 from helmq.domain.item import Handoff, Outcome, WorkItem
 from helmq.domain.model import IN_FLIGHT, RUNNING, STAGE_RUNNING_STATUS, Stage, Status
+from helmq.store.pg_statements import PG_CLAIM, PG_FINISH
 from helmq.store.rows import (
     DISPATCH_LOCK_KEY,
     Claim,
@@ -20,6 +22,29 @@ from helmq.store.rows import (
     to_item,
 )
 from helmq.store.schema import stage_runs, utcnow, work_items
+
+# Built once: SQLAlchemy then reuses their cache keys and compiled forms on every call.
+_INSERT_RUN = insert(stage_runs).returning(stage_runs.c.id)
+_FINISH_RUN = update(stage_runs).where(stage_runs.c.id == bindparam("w_id"))
+_CLAIM = (
+    update(work_items)
+    .where(
+        work_items.c.id == bindparam("w_id"),
+        work_items.c.status == bindparam("w_status"),
+        work_items.c.stage == bindparam("w_stage"),
+        work_items.c.attempt == bindparam("w_attempt"),
+    )
+    .returning(*work_items.c)
+)
+_FINISH = (
+    update(work_items)
+    .where(
+        work_items.c.id == bindparam("w_id"),
+        work_items.c.status == bindparam("w_status"),
+        work_items.c.attempt == bindparam("w_attempt"),
+    )
+    .returning(*work_items.c)
+)
 
 
 class PipelineQueries(RepositoryBase):
@@ -137,32 +162,32 @@ class PipelineQueries(RepositoryBase):
         """Compare-and-set queued→running for this stage and token; None for a stale message."""
         now = now or utcnow()
         running = STAGE_RUNNING_STATUS[stage]
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                row = conn.execute(PG_CLAIM, {
+                    "id": handoff["item"], "stage": stage.value, "attempt": handoff["attempt"],
+                    "running": running.value,
+                    "lease_until": now + timedelta(seconds=lease_seconds),
+                    "worker": worker, "task_id": task_id, "now": now,
+                    "detail": json.dumps({"task_id": task_id, "worker": worker}),
+                }).mappings().first()
+            if row is None:
+                return None
+            return Claim(to_item(row), stage, row["run_id"])
         with self.engine.begin() as conn:
-            row = conn.execute(
-                update(work_items)
-                .where(
-                    work_items.c.id == handoff["item"],
-                    work_items.c.status == Status.QUEUED,
-                    work_items.c.stage == stage,
-                    work_items.c.attempt == handoff["attempt"],
-                )
-                .values(
-                    status=running,
-                    lease_until=now + timedelta(seconds=lease_seconds),
-                    lease_owner=worker,
-                    updated_at=now,
-                )
-                .returning(*work_items.c)
-            ).mappings().first()
+            row = conn.execute(_CLAIM, {
+                "w_id": handoff["item"], "w_status": Status.QUEUED, "w_stage": stage,
+                "w_attempt": handoff["attempt"], "status": running,
+                "lease_until": now + timedelta(seconds=lease_seconds),
+                "lease_owner": worker, "updated_at": now,
+            }).mappings().first()
             if row is None:
                 return None
             item = to_item(row)
-            run_id = conn.execute(
-                insert(stage_runs)
-                .values(item_id=item.id, stage=stage, attempt=item.attempt,
-                        tier=item.tier, task_id=task_id, worker=worker, started_at=now)
-                .returning(stage_runs.c.id)
-            ).scalar_one()
+            run_id = conn.execute(_INSERT_RUN, {
+                "item_id": item.id, "stage": stage, "attempt": item.attempt, "tier": item.tier,
+                "task_id": task_id, "worker": worker, "started_at": now,
+            }).scalar_one()
             self._event(conn, item.id, "transition", from_status=Status.QUEUED,
                         to_status=running, stage=stage, attempt=item.attempt, now=now,
                         detail={"task_id": task_id, "worker": worker})
@@ -204,33 +229,42 @@ class PipelineQueries(RepositoryBase):
         rework = outcome.status is Status.NEEDS_WORK and item.review_rounds + 1 < max_review_rounds
         if outcome.status is Status.NEEDS_WORK:
             values["review_rounds"] = item.review_rounds + 1
+        if self.engine.dialect.name == "postgresql" and outcome.status is not Status.NEEDS_WORK:
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                row = conn.execute(PG_FINISH, {
+                    "id": item.id, "running": running.value, "attempt": item.attempt,
+                    "status": outcome.status.value, "next_stage": values["stage"],
+                    "stage": stage.value, "now": now, "lease_until": values["lease_until"],
+                    "failure_class": outcome.failure_class,
+                    "waiting_reason": outcome.waiting_reason,
+                    "tier": outcome.tier.value if outcome.tier else None,
+                    "last_completed": values.get("last_completed"),
+                    "branch": outcome.branch, "report_path": outcome.report_path,
+                    "patch": json.dumps(outcome.data or {}), "cost": outcome.cost_usd or 0,
+                    "label": outcome.label, "error": outcome.error,
+                    "run_id": claim.run_id,
+                    "run_detail": json.dumps({"message": outcome.message}),
+                    "message": outcome.message,
+                    "detail": json.dumps({"outcome": outcome.label,
+                                          "failure_class": outcome.failure_class}),
+                }).mappings().first()
+            return Finish(applied=row is not None)
         with self.engine.begin() as conn:
+            exprs: dict[str, Any] = {}
             if outcome.data:
-                values["data"] = json_patch(conn, outcome.data)
+                exprs["data"] = json_patch(conn, outcome.data)
             if outcome.cost_usd:
-                values["cost_usd"] = work_items.c.cost_usd + outcome.cost_usd
-            row = conn.execute(
-                update(work_items)
-                .where(
-                    work_items.c.id == item.id,
-                    work_items.c.status == running,
-                    work_items.c.attempt == item.attempt,
-                )
-                .values(**values)
-                .returning(*work_items.c)
-            ).mappings().first()
-            conn.execute(
-                update(stage_runs)
-                .where(stage_runs.c.id == claim.run_id)
-                .values(
-                    finished_at=now,
-                    outcome=outcome.label if row is not None else "dropped",
-                    cost_usd=outcome.cost_usd,
-                    error_class=outcome.failure_class,
-                    error=outcome.error,
-                    detail={"message": outcome.message},
-                )
-            )
+                exprs["cost_usd"] = work_items.c.cost_usd + outcome.cost_usd
+            stmt = _FINISH.values(**exprs) if exprs else _FINISH
+            row = conn.execute(stmt, {
+                "w_id": item.id, "w_status": running, "w_attempt": item.attempt, **values,
+            }).mappings().first()
+            conn.execute(_FINISH_RUN, {
+                "w_id": claim.run_id, "finished_at": now,
+                "outcome": outcome.label if row is not None else "dropped",
+                "cost_usd": outcome.cost_usd, "error_class": outcome.failure_class,
+                "error": outcome.error, "detail": {"message": outcome.message},
+            })
             if row is None:
                 return Finish(applied=False)
             self._event(conn, item.id, "transition", from_status=running,

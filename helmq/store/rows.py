@@ -107,6 +107,10 @@ def json_patch(conn: Connection, patch: dict[str, Any]):
 
 
 
+# Built once: SQLAlchemy reuses its cache key and compiled form on every call.
+_INSERT_EVENT = insert(item_events)
+
+
 class RepositoryBase:
     """One engine; each public method of a subclass is one transaction."""
 
@@ -130,19 +134,11 @@ class RepositoryBase:
         detail: dict | None = None,
         now: datetime | None = None,
     ) -> None:
-        conn.execute(
-            insert(item_events).values(
-                item_id=item_id,
-                at=now or utcnow(),
-                kind=kind,
-                from_status=from_status,
-                to_status=to_status,
-                stage=stage,
-                attempt=attempt,
-                message=message,
-                detail=detail,
-            )
-        )
+        conn.execute(_INSERT_EVENT, {
+            "item_id": item_id, "at": now or utcnow(), "kind": kind,
+            "from_status": from_status, "to_status": to_status, "stage": stage,
+            "attempt": attempt, "message": message, "detail": detail,
+        })
 
     def _try_lock(self, conn: Connection, key: int) -> bool:
         """A transaction-scoped advisory lock on Postgres; SQLite serialises writers itself."""

@@ -1,0 +1,1 @@
+"""Benchmarks for helmq's pipeline (run them as scripts, e.g. `python benchmarks/pipeline.py`)."""
