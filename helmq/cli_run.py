@@ -185,14 +185,22 @@ def serve_embedded(app: App, *, port: int) -> int:
     worker.start()
     try:
         _recover(app, celery_app)
-        # Beat's first interval only ends later: scan and dispatch once right away.
-        celery_app.send_task("helmq.scan")
+        # Beat's first interval only ends later: scan now, then dispatch what it found.
+        for scan in scan_jobs(app.repo, app.jobs, repos=repos):
+            print(f"helmq up: scan {scan.job}: {scan.counts.new} new, {scan.counts.gone} gone",
+                  file=sys.stderr)
         celery_app.send_task("helmq.dispatch")
-        print(f"helmq up: embedded worker and beat running on {app.settings.database_url}; "
+        print(f"helmq up: embedded worker and beat running on {app.settings.database_url_safe}; "
               f"repos: {', '.join(map(str, repos))}; Ctrl-C stops "
               f"(the web UI on 127.0.0.1:{port} arrives with the UI issue)", file=sys.stderr)
+        last = ""
         while True:
-            time.sleep(1)
+            time.sleep(2)
+            counts = app.repo.count_by_status()
+            line = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+            if line != last:
+                print(f"helmq up: items: {line}", file=sys.stderr)
+                last = line
     except KeyboardInterrupt:
         print("helmq up: stopping; in-flight items resume on the next start", file=sys.stderr)
     finally:

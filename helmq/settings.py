@@ -69,6 +69,13 @@ class Settings:
         return self.broker_url == EMBEDDED_BROKER
 
     @property
+    def database_url_safe(self) -> str:
+        """The database URL with any password masked, for logs and output."""
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.database_url).render_as_string(hide_password=True)
+
+    @property
     def is_postgres(self) -> bool:
         return self.database_url.startswith("postgresql")
 
