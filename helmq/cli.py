@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from helmq import __version__
-from helmq.errors import ConfigError, HelmqError, StoreError
+from helmq.errors import BrokerError, ConfigError, HelmqError, StoreError
 from helmq.settings import ENV_VARS, Settings
 
 log = logging.getLogger("helmq")
@@ -371,7 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         app = App(Settings.from_env())
         return args.func(app, args)
-    except (ConfigError, StoreError) as exc:
+    except (ConfigError, StoreError, BrokerError) as exc:
         print(f"helmq: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except HelmqError as exc:

@@ -46,6 +46,10 @@ class StoreError(HelmqError):
     """The database is unreachable or its schema is not what this helmq expects."""
 
 
+class BrokerError(HelmqError):
+    """The Celery broker cannot be reached; queued items wait for the reconciler."""
+
+
 class TierError(HelmqError):
     """An execution tier could not run an item."""
 

@@ -347,3 +347,27 @@ def test_an_unreadable_repo_does_not_make_its_items_gone(tmp_path):
     [job] = json.loads(out.stdout)
     assert job["gone"] == 0 and str(repo) in job["warnings"][0]
     assert {i["status"] for i in items(env)} == {"pending"}
+
+
+def test_a_dead_broker_is_a_clear_error_and_loses_no_item(tmp_path):
+    # Given a broker URL where nothing listens
+    repo = make_git_repo(tmp_path / "app", {"TODO.md": TODO})
+    env = helmq_env(tmp_path, HELMQ_BROKER_URL="redis://:secret@127.0.0.1:6399/0")
+
+    # When run-once tries to dispatch
+    out = run_helmq(["run-once", "--repo", str(repo), "--ignore-idle"], env)
+
+    # Then it says which broker and what happens next, hides the password, and keeps the items
+    assert out.returncode == 2
+    assert "cannot reach the broker at redis://:**@127.0.0.1:6399/0" in out.stderr
+    assert "secret" not in out.stderr and "Traceback" not in out.stderr
+    assert {i["status"] for i in items(env)} == {"queued"}
+
+
+def test_an_unreachable_database_is_a_clear_error(tmp_path):
+    env = helmq_env(tmp_path,
+                    HELMQ_DATABASE_URL="postgresql+psycopg://postgres:secret@127.0.0.1:5499/x")
+    out = run_helmq(["items"], env)
+    assert out.returncode == 2
+    assert "127.0.0.1" in out.stderr and "5499" in out.stderr
+    assert "secret" not in out.stderr and "Traceback" not in out.stderr
