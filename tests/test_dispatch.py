@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -211,3 +212,19 @@ def test_a_second_beat_changes_nothing_while_the_first_holds_the_lock(
     finally:
         engine.dispose()
         other.dispose()
+
+
+def test_dispatch_keeps_at_most_max_in_flight_items_queued_or_running(
+    repo: Repository, tmp_path: Path
+) -> None:
+    # Given five pending items and room for three in flight
+    add(repo, *(finding(f"Item {n}") for n in range(5)))
+    settings = replace(settings_for(tmp_path), max_in_flight=3)
+
+    # When two ticks run without anything finishing in between
+    first = dispatch_tick(repo, jobs_from(tmp_path), settings, ignore_idle=True, now=NOW)
+    second = dispatch_tick(repo, jobs_from(tmp_path), settings, ignore_idle=True, now=NOW)
+
+    # Then the backlog waits in the database, not in the broker
+    assert (len(first.dispatched), len(second.dispatched)) == (3, 0)
+    assert repo.count_by_status() == {"queued": 3, "pending": 2}

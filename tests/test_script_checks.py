@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from helmq.errors import CheckError, UnknownCheckError
+from helmq.tiers import worktree as worktree_module
 from helmq.tiers.script import all_checks, get_check, match_check, register
 from helmq.tiers.script import registry as registry_module
+from helmq.tiers.script import ruff as ruff_module
 from helmq.tiers.script.registry import FixResult, Problem
 from helmq.tiers.worktree import changed_files, commit_all, prepare_worktree
 
@@ -328,3 +332,42 @@ def test_noop_finds_nothing_and_changes_nothing(tmp_path: Path) -> None:
     assert noop.detect(tmp_path) == []
     assert noop.fix(tmp_path) == FixResult(0, [], ["nothing to do"])
     assert (tmp_path / "README.md").read_text() == "[broken](nowhere.md)\n"
+
+
+# --- timeouts ---------------------------------------------------------------------------
+
+
+def test_a_hung_ruff_is_a_check_error_naming_the_command_and_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a ruff that never finishes (a stuck file system, say)
+    write(tmp_path, {"a.py": "import os\n"})
+    monkeypatch.setattr(ruff_module, "_ruff", lambda: [sys.executable, "-c",
+                                                       "import time; time.sleep(60)"])
+    monkeypatch.setattr(ruff_module, "RUFF_TIMEOUT", 0.5)
+    started = time.monotonic()
+    with pytest.raises(CheckError) as info:
+        get_check("ruff").detect(tmp_path)
+    assert time.monotonic() - started < 30
+    message = str(info.value)
+    assert "`ruff check --output-format json --exit-zero --no-cache .`" in message
+    assert "did not finish within 0.5 s" in message
+    assert str(tmp_path) in message
+
+
+def test_a_hung_git_in_the_links_check_is_a_check_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a git that never answers, first on PATH
+    root = make_repo(tmp_path / "repo", {"README.md": "[x](x.md)\n"})
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "git").write_text("#!/bin/sh\nexec sleep 60\n")
+    (bin_dir / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(worktree_module, "GIT_TIMEOUT", 0.5)
+    started = time.monotonic()
+    with pytest.raises(CheckError, match=r"`git ls-files -z` did not finish within 0\.5 s") as info:
+        get_check("links").detect(root)
+    assert time.monotonic() - started < 30
+    assert str(root) in str(info.value)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,10 +18,12 @@ from helmq.jobs import JobsConfig, load_jobs
 from helmq.scanning import scan_jobs
 from helmq.settings import Settings
 from helmq.stages.context import StageContext
+from helmq.stages.review import _tick_source
 from helmq.stages.runner import run_stage
 from helmq.store.repository import Repository
 from helmq.tiers.script import registry
 from helmq.tiers.script.registry import FixResult, Problem, register
+from helmq.tiers.worktree import prepare_worktree
 
 LINKS_TODO = "- [ ] Fix broken links in docs"
 RUST_TODO = "- [ ] Rewrite the parser in Rust"
@@ -283,3 +287,92 @@ def test_a_fix_outside_its_scope_is_rejected(env: Env) -> None:
     assert "docs/index.md" not in item.data["review"]["reasons"][0]
     assert [r["outcome"] for r in env.repo.item_stage_runs(item.id)] == ["ok", "ok", "failed"]
     assert_user_tree_untouched(project, before)
+
+
+def test_a_recurring_item_runs_again_on_the_users_current_code(env: Env) -> None:
+    # Given a daily links item whose first run fixed a moved link on its branch
+    project = env.make_project({
+        "TODO.md": f"{LINKS_TODO} @daily\n",
+        "docs/index.md": "[setup](setup.md)\n",
+        "docs/guide/setup.md": "# Setup\n",
+        "docs/ref/api.md": "# API\n",
+    })
+    [handoff] = env.scan_and_dispatch().values()
+    env.run_chain(handoff)
+    first = env.item(handoff)
+    assert (first.status, first.data["execute"]["fixed"]) == (Status.DONE, 1)
+    day_one = git(project, "rev-parse", first.branch).strip()
+
+    # And the user, without merging it, committed a new broken link the next day
+    (project / "docs" / "usage.md").write_text("Read [the API](api.md).\n", encoding="utf-8")
+    git(project, "add", "docs/usage.md")
+    git(project, "commit", "-q", "-m", "usage")
+    head = git(project, "rev-parse", "HEAD").strip()
+    before = tree_snapshot(project)
+
+    # When the item is due again and its chain runs
+    later = datetime.now(UTC) + timedelta(days=1, hours=1)
+    tick = dispatch_tick(env.repo, env.jobs, env.settings, ignore_idle=True, now=later)
+    [again] = [d.handoff for d in tick.dispatched]
+    assert again["item"] == handoff["item"]
+    assert env.run_chain(again) == [Stage.CLASSIFY, Stage.EXECUTE, Stage.REVIEW]
+
+    # Then it worked on a branch made from the new HEAD, fixed both links there, and is done
+    item = env.item(again)
+    assert (item.status, item.failure_class) == (Status.DONE, None)
+    assert item.data["execute"]["base_commit"] == head
+    assert item.data["execute"]["fixed"] == 2
+    assert git(project, "merge-base", head, item.branch).strip() == head
+    assert "[the API](ref/api.md)" in git(project, "show", f"{item.branch}:docs/usage.md")
+    assert "[setup](guide/setup.md)" in git(project, "show", f"{item.branch}:docs/index.md")
+    assert git(project, "diff", "--name-only", head, item.branch).split() == [
+        "docs/index.md", "docs/usage.md"]
+    # And day one's unmerged fix is kept under a name of its own
+    kept = f"{first.branch}-prev-{day_one[:8]}"
+    assert git(project, "rev-parse", f"refs/heads/{kept}").strip() == day_one
+    assert_user_tree_untouched(project, before)
+
+
+def test_review_never_ticks_a_todo_file_outside_the_worktree(env: Env, tmp_path: Path) -> None:
+    # Given a tracked TODO.md that is a symlink to a file outside the repository
+    outside = tmp_path / "outside" / "TODO.md"
+    outside.parent.mkdir()
+    outside.write_text(f"{LINKS_TODO}\n", encoding="utf-8")
+    project = env.make_project({
+        "docs/index.md": "[setup](setup.md)\n",
+        "docs/guide/setup.md": "# Setup\n",
+    })
+    (project / "TODO.md").symlink_to(outside)
+    git(project, "add", "TODO.md")
+    git(project, "commit", "-q", "-m", "todo")
+    before = outside.read_bytes()
+    [handoff] = env.scan_and_dispatch().values()
+
+    # When its chain runs
+    env.run_chain(handoff)
+
+    # Then the link is fixed and accepted, but the file outside is byte for byte the same
+    item = env.item(handoff)
+    assert item.status is Status.DONE
+    assert outside.read_bytes() == before
+    assert "[setup](guide/setup.md)" in git(project, "show", f"{item.branch}:docs/index.md")
+    reasons = item.data["review"]["reasons"]
+    assert any(r.startswith("not ticked: TODO.md") for r in reasons), reasons
+
+
+@pytest.mark.parametrize(
+    "source", ["{outside}", "../outside/TODO.md", "docs/../../outside/TODO.md"])
+def test_a_source_file_leading_out_of_the_worktree_is_not_ticked(env: Env, source: str) -> None:
+    # Given an item whose recorded source file names a path outside its worktree
+    env.make_project({"TODO.md": f"{LINKS_TODO}\n", "docs/index.md": "# Docs\n"})
+    [handoff] = env.scan_and_dispatch().values()
+    wt = prepare_worktree(env.project, env.ctx.worktrees_dir, env.item(handoff).item_key)
+    outside = wt.path.parent / "outside" / "TODO.md"
+    outside.parent.mkdir()
+    outside.write_text(f"{LINKS_TODO}\n", encoding="utf-8")
+    item = replace(env.item(handoff), source_file=source.format(outside=outside))
+
+    # When review ticks it, nothing outside changes and the reason says so
+    assert _tick_source(item, wt) == (
+        None, f"not ticked: {item.source_file} is a symlink or leads outside the worktree")
+    assert outside.read_text(encoding="utf-8") == f"{LINKS_TODO}\n"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from helmq.errors import WorktreeError
+from helmq.tiers import worktree
 from helmq.tiers.worktree import (
     branch_diff,
     changed_files,
@@ -330,3 +333,157 @@ def test_git_failure_carries_git_stderr(tmp_path: Path) -> None:
     (tmp_path / "wts" / "k" / "junk").write_text("x")
     with pytest.raises(WorktreeError, match=r"(?s)git worktree add failed: .*already exists"):
         prepare_worktree(repo, tmp_path / "wts", "k")
+
+
+# --- fresh runs ------------------------------------------------------------------------
+
+
+def helmq_branches(repo: Path) -> list[str]:
+    return git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads/helmq/").split()
+
+
+def user_commit(repo: Path, name: str, content: str) -> str:
+    (repo / name).write_text(content)
+    git(repo, "add", name)
+    git(repo, "commit", "-q", "-m", f"user: {name}")
+    return git(repo, "rev-parse", "HEAD").strip()
+
+
+def test_fresh_run_drops_a_merged_branch_and_starts_from_the_users_head(tmp_path: Path) -> None:
+    # Given yesterday's branch, merged by the user, who then committed more
+    repo = make_repo(tmp_path / "repo")
+    old = prepare_worktree(repo, tmp_path / "wts", "k")
+    (old.path / "README.md").write_text("fixed\n")
+    commit_all(old, "Yesterday")
+    (old.path / "scratch.txt").write_text("left by yesterday's run\n")
+    git(repo, "merge", "-q", "--ff-only", "helmq/k")
+    head = user_commit(repo, "new.txt", "today\n")
+    before = snapshot(repo)
+    # When a new run prepares the item fresh
+    wt = prepare_worktree(repo, tmp_path / "wts", "k", fresh=True)
+    # Then the branch starts at today's HEAD, in a clean checkout, and nothing else is kept
+    assert wt.path == old.path
+    assert wt.base_commit == head
+    assert git(repo, "rev-parse", "refs/heads/helmq/k").strip() == head
+    assert (wt.path / "new.txt").read_text() == "today\n"
+    assert not (wt.path / "scratch.txt").exists()
+    assert helmq_branches(repo) == ["helmq/k"]
+    assert changed_files(wt) == []
+    assert git(repo, "worktree", "list", "--porcelain").count("branch refs/heads/helmq/k") == 1
+    assert snapshot(repo) == before
+
+
+def test_fresh_run_keeps_unmerged_work_under_a_prev_name(tmp_path: Path) -> None:
+    # Given a branch with work the user never merged, and a branch already named like its
+    # keeper (a user's, or one kept before)
+    repo = make_repo(tmp_path / "repo")
+    old = prepare_worktree(repo, tmp_path / "wts", "k")
+    (old.path / "README.md").write_text("unmerged\n")
+    tip = commit_all(old, "Unmerged")
+    assert tip is not None
+    taken = f"helmq/k-prev-{tip[:8]}"
+    git(repo, "branch", taken, "main")
+    head = user_commit(repo, "new.txt", "today\n")
+    # When a new run prepares the item fresh
+    wt = prepare_worktree(repo, tmp_path / "wts", "k", fresh=True)
+    # Then the old work is kept under a free name, the existing branch is left as it was,
+    # and the item's branch starts anew at HEAD
+    assert git(repo, "rev-parse", f"refs/heads/{taken}-2").strip() == tip
+    assert git(repo, "rev-parse", f"refs/heads/{taken}").strip() != tip
+    assert wt.base_commit == head
+    assert git(repo, "rev-parse", "refs/heads/helmq/k").strip() == head
+    assert (wt.path / "README.md").read_text() == "# Project\n"
+    # And the next fresh run keeps that run's work too, without touching either
+    (wt.path / "README.md").write_text("again\n")
+    second = commit_all(wt, "Again")
+    assert second is not None
+    prepare_worktree(repo, tmp_path / "wts", "k", fresh=True)
+    assert git(repo, "rev-parse", f"refs/heads/helmq/k-prev-{second[:8]}").strip() == second
+    assert git(repo, "rev-parse", f"refs/heads/{taken}-2").strip() == tip
+
+
+def test_rework_round_keeps_the_branch_even_when_the_user_moved_on(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    fork = git(repo, "rev-parse", "HEAD").strip()
+    wt = prepare_worktree(repo, tmp_path / "wts", "k", fresh=True)
+    (wt.path / "README.md").write_text("round one\n")
+    tip = commit_all(wt, "Round one")
+    user_commit(repo, "new.txt", "today\n")
+    again = prepare_worktree(repo, tmp_path / "wts", "k", fresh=False)
+    assert again.base_commit == fork
+    assert git(again.path, "rev-parse", "HEAD").strip() == tip
+
+
+def test_fresh_run_after_the_worktree_was_deleted_by_hand(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    old = prepare_worktree(repo, tmp_path / "wts", "k")
+    shutil.rmtree(old.path)
+    head = user_commit(repo, "new.txt", "today\n")
+    wt = prepare_worktree(repo, tmp_path / "wts", "k", fresh=True)
+    assert wt.base_commit == head
+    assert (wt.path / "new.txt").is_file()
+    assert helmq_branches(repo) == ["helmq/k"]
+
+
+# --- timeouts and hostile input ----------------------------------------------------------
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1].startswith("Z")
+    except FileNotFoundError:
+        return True
+
+
+def test_a_hung_git_is_killed_with_everything_it_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a repository whose clean filter hangs (a stuck git-lfs, say)
+    repo = make_repo(tmp_path / "repo", {".gitattributes": "*.txt filter=slow\n"})
+    pidfile = tmp_path / "filter.pid"
+    git(repo, "config", "filter.slow.clean", f"echo $$ > '{pidfile}'; exec sleep 60")
+    wt = prepare_worktree(repo, tmp_path / "wts", "k")
+    (wt.path / "notes.txt").write_text("x\n")
+    monkeypatch.setattr(worktree, "GIT_TIMEOUT", 1.0)
+    # When helmq commits there
+    started = time.monotonic()
+    with pytest.raises(WorktreeError) as info:
+        commit_all(wt, "Add notes")
+    # Then it gives up after the timeout with an error naming the command and the directory
+    assert time.monotonic() - started < 30
+    message = str(info.value)
+    assert "`git add -A` did not finish within 1 s" in message
+    assert str(wt.path) in message
+    # And the hung filter did not outlive it
+    pid = int(pidfile.read_text())
+    deadline = time.monotonic() + 10
+    while not _gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(pid)
+
+
+@pytest.mark.parametrize("base", ["--output={out}", "-R", "HEAD", "main", "ABCDEF0", "abc"])
+def test_a_base_commit_that_is_not_a_commit_id_never_reaches_git(
+    tmp_path: Path, base: str
+) -> None:
+    # Given a worktree record whose base commit came from tampered item data
+    repo = make_repo(tmp_path / "repo")
+    wt = prepare_worktree(repo, tmp_path / "wts", "k")
+    out = tmp_path / "x"
+    forged = dataclasses.replace(wt, base_commit=base.format(out=out))
+    # When a diff is asked for, it is refused and nothing is written
+    with pytest.raises(WorktreeError, match="is not a commit id"):
+        branch_diff(forged)
+    with pytest.raises(WorktreeError, match="is not a commit id"):
+        changed_files(forged)
+    assert not out.exists()
+
+
+def test_an_abbreviated_base_commit_still_diffs(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    wt = prepare_worktree(repo, tmp_path / "wts", "k")
+    (wt.path / "README.md").write_text("changed\n")
+    commit_all(wt, "Change")
+    short = dataclasses.replace(wt, base_commit=wt.base_commit[:7])
+    assert changed_files(short) == ["README.md"]

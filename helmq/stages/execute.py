@@ -29,7 +29,9 @@ def execute_script(item: WorkItem, ctx: StageContext) -> Outcome:
                        stage=Stage.REVIEW, data={"execute": result})
     if not item.repo:
         return _no_repo(item)
-    wt = prepare_worktree(Path(item.repo), ctx.worktrees_dir, item.item_key)
+    # A new run starts from the user's current HEAD; a rework round builds on its branch.
+    wt = prepare_worktree(Path(item.repo), ctx.worktrees_dir, item.item_key,
+                          fresh=item.review_rounds == 0)
     problems = check.detect(wt.path)
     fix = check.fix(wt.path) if problems else None
     commit = commit_all(wt, f"helmq: {check.name}: {item.title}\n\nhelmq item {item.item_key}")

@@ -13,19 +13,30 @@ from helmq.tiers.todo_tick import tick_todo
 from helmq.tiers.worktree import Worktree, branch_diff, changed_files, commit_all, prepare_worktree
 
 
-def _tick_source(item: WorkItem, wt: Worktree) -> str | None:
-    """Mark the item done in its TODO file on the branch; the commit sha, if it changed."""
+def _tick_source(item: WorkItem, wt: Worktree) -> tuple[str | None, str | None]:
+    """Mark the item done in its TODO file on the branch.
+
+    The commit sha if the file changed, and why the tick was skipped if it was.
+    """
     if item.data.get("source") != "todo_md" or item.recurrence or not item.source_file:
-        return None
+        return None, None
     path = wt.path / item.source_file
+    # A symlink, an absolute path or `..` would have the tick rewrite a file outside the
+    # worktree: the user's own files, or anything else the worker may write.
+    try:
+        inside = not path.is_symlink() and path.resolve().is_relative_to(wt.path.resolve())
+    except (OSError, RuntimeError):  # a symlink loop on the way
+        inside = False
+    if not inside:
+        return None, f"not ticked: {item.source_file} is a symlink or leads outside the worktree"
     if not path.is_file():
-        return None
+        return None, None
     raw = path.read_bytes().decode("utf-8")
     ticked = tick_todo(raw, item.line or 0, item.title)
     if ticked is None:
-        return None
+        return None, None
     path.write_bytes(ticked.encode("utf-8"))
-    return commit_all(wt, f"helmq: mark done: {item.title}\n\nhelmq item {item.item_key}")
+    return commit_all(wt, f"helmq: mark done: {item.title}\n\nhelmq item {item.item_key}"), None
 
 
 def review(item: WorkItem, ctx: StageContext) -> Outcome:
@@ -67,9 +78,11 @@ def review(item: WorkItem, ctx: StageContext) -> Outcome:
     reasons = [f"{check.name} no longer fires on {wt.branch}"]
     if changed:
         reasons.append(f"diff stays in scope ({len(changed)} file(s))")
-    ticked = _tick_source(item, wt)
+    ticked, skipped = _tick_source(item, wt)
     if ticked:
         reasons.append(f"ticked in {item.source_file}")
+    if skipped:
+        reasons.append(skipped)
     verdict = {"verdict": "accept", "reasons": reasons}
     report = write_report(ctx.reports_dir, item, verdict, diff=branch_diff(wt))
     return Outcome(Status.DONE, "accepted", "accepted: " + "; ".join(reasons),

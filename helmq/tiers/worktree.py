@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import posixpath
 import re
+import signal
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from helmq.errors import WorktreeError
 
 BRANCH_PREFIX = "helmq/"
+GIT_TIMEOUT = 300.0
+"""Seconds one git command may take; a hung git (a filter, a lock, a network mount) fails
+the stage instead of blocking its worker forever."""
 _IDENTITY = {
     "GIT_AUTHOR_NAME": "helmq",
     "GIT_AUTHOR_EMAIL": "helmq@localhost",
@@ -35,6 +41,8 @@ _REDIRECTING_ENV = (
 _UNATTENDED = ("-c", "core.hooksPath=/dev/null", "-c", "commit.gpgsign=false")
 # The key becomes both a branch name and a directory name: no separators, no leading dash.
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+# A commit id as helmq records it; anything else (say `--output=FILE`) never reaches git.
+_SHA = re.compile(r"[0-9a-f]{7,64}")
 
 
 @dataclass(frozen=True)
@@ -57,19 +65,62 @@ def git_env() -> dict[str, str]:
     return env
 
 
+def run_bounded(
+    argv: Sequence[str],
+    cwd: Path | None,
+    *,
+    timeout: float,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    text: bool = True,
+) -> subprocess.CompletedProcess:
+    """`subprocess.run` whose deadline kills the command and everything it started.
+
+    The command runs in a session of its own, so a hung child (a filter, ssh, a credential
+    helper) dies with it. Raises `subprocess.TimeoutExpired` after the kill, and `OSError`
+    when the command cannot start.
+    """
+    # Diffs of files in other encodings must not crash a review; they read as U+FFFD.
+    coding = {"encoding": "utf-8", "errors": "replace"} if text else {}
+    proc = subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.PIPE if stdin is not None else None,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        **coding,
+    )
+    with proc:
+        try:
+            out, err = proc.communicate(stdin, timeout=timeout)
+        except BaseException:
+            # Timeout, Ctrl-C or a task's soft time limit: leave nothing running behind.
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+            raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def _command(args: Sequence[str], limit: int = 200) -> str:
+    shown = " ".join(["git", *args])
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
 def _git(cwd: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     try:
-        return subprocess.run(
-            ["git", *_UNATTENDED, *args],
-            cwd=cwd,
-            env=git_env(),
-            input=stdin,
-            capture_output=True,
-            # Diffs of files in other encodings must not crash a review; they read as U+FFFD.
-            encoding="utf-8",
-            errors="replace",
-            check=False,
+        return run_bounded(
+            ["git", *_UNATTENDED, *args], cwd, timeout=GIT_TIMEOUT, env=git_env(), stdin=stdin
         )
+    except subprocess.TimeoutExpired:
+        raise WorktreeError(
+            f"{cwd}: `{_command(args)}` did not finish within {GIT_TIMEOUT:g} s and was "
+            "killed; check the repository for a hung filter, hook or lock"
+        ) from None
     except OSError as exc:
         if not cwd.is_dir():
             raise WorktreeError(f"{cwd}: no such directory; check the repo path") from None
@@ -120,8 +171,34 @@ def _registered_path(repo: Path, ref: str) -> Path | None:
     return None
 
 
-def prepare_worktree(repo: Path, worktrees_dir: Path, item_key: str) -> Worktree:
-    """Check out branch `helmq/<item_key>` in `worktrees_dir/<item_key>`, creating or reusing it."""
+def _set_aside(top: Path, branch: str, ref: str, head: str) -> None:
+    """Make way for a fresh `branch`: drop it if the user has its work, else rename it."""
+    tip = _git_out(top, "rev-parse", "--verify", f"{ref}^{{commit}}", what=f"git rev-parse {ref}")
+    merged = _git(top, "merge-base", "--is-ancestor", tip, head)
+    if merged.returncode not in (0, 1):
+        raise WorktreeError(f"{top}: git merge-base --is-ancestor failed: {_stderr(merged)}")
+    if merged.returncode == 0:
+        # Everything on the branch is in the user's HEAD already: nothing to keep.
+        _git_out(top, "branch", "-D", branch, what=f"git branch -D {branch}")
+        return
+    # Unmerged work is kept under a name of its own; an existing branch is never replaced.
+    stem = f"{branch}-prev-{tip[:8]}"
+    kept, n = stem, 1
+    while _git(top, "show-ref", "--verify", "--quiet", f"refs/heads/{kept}").returncode == 0:
+        n += 1
+        kept = f"{stem}-{n}"
+    _git_out(top, "branch", "-m", branch, kept, what=f"git branch -m {branch} {kept}")
+
+
+def prepare_worktree(
+    repo: Path, worktrees_dir: Path, item_key: str, *, fresh: bool = False
+) -> Worktree:
+    """Check out branch `helmq/<item_key>` in `worktrees_dir/<item_key>`, creating or reusing it.
+
+    `fresh` starts the branch anew from the user's HEAD: a new run must see the code as it is
+    now, not as it was when the branch was made. The old branch is deleted when the user's
+    HEAD already contains it, else kept as `helmq/<item_key>-prev-<sha>`.
+    """
     if not _KEY.fullmatch(item_key) or ".." in item_key or item_key.endswith((".lock", ".")):
         raise WorktreeError(
             f"item key {item_key!r} cannot name a branch and a directory; "
@@ -138,23 +215,36 @@ def prepare_worktree(repo: Path, worktrees_dir: Path, item_key: str) -> Worktree
         )
     branch = BRANCH_PREFIX + item_key
     ref = f"refs/heads/{branch}"
-    if _git(top, "show-ref", "--verify", "--quiet", ref).returncode != 0:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _git_out(
-            top, "worktree", "add", "-b", branch, "--", str(target), head, what="git worktree add"
-        )
-    else:
+    exists = _git(top, "show-ref", "--verify", "--quiet", ref).returncode == 0
+    checked_out: Path | None = None
+    if exists:
         checked_out = _registered_path(top, ref)
         if checked_out is not None and checked_out.resolve() != target and checked_out.exists():
             raise WorktreeError(
                 f"{top}: branch {branch} is checked out at {checked_out}; switch that "
                 f"checkout to another branch or run `git worktree remove {checked_out}`"
             )
-        if checked_out is None or not target.is_dir():
-            # A worktree directory deleted by hand leaves a stale registration behind.
-            _git_out(top, "worktree", "prune", what="git worktree prune")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _git_out(top, "worktree", "add", "--", str(target), branch, what="git worktree add")
+        if fresh:
+            if checked_out is not None and checked_out.exists():
+                # helmq's own worktree of the branch (the check above): its state goes too.
+                _git_out(
+                    top, "worktree", "remove", "--force", "--", str(target),
+                    what="git worktree remove",
+                )
+            elif checked_out is not None:
+                _git_out(top, "worktree", "prune", what="git worktree prune")
+            _set_aside(top, branch, ref, head)
+            exists = False
+    if not exists:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _git_out(
+            top, "worktree", "add", "-b", branch, "--", str(target), head, what="git worktree add"
+        )
+    elif checked_out is None or not target.is_dir():
+        # A worktree directory deleted by hand leaves a stale registration behind.
+        _git_out(top, "worktree", "prune", what="git worktree prune")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _git_out(top, "worktree", "add", "--", str(target), branch, what="git worktree add")
     base = _git_out(top, "merge-base", ref, head, what=f"git merge-base {branch} HEAD")
     # Discovery may name a directory inside a checkout; the item's paths are relative to it.
     return Worktree(path=target / inside, branch=branch, base_commit=base, repo=top / inside)
@@ -173,9 +263,26 @@ def commit_all(wt: Worktree, message: str) -> str | None:
     return _git_out(wt.path, "rev-parse", "HEAD", what="git rev-parse HEAD")
 
 
+@functools.cache
+def _end_of_options() -> tuple[str, ...]:
+    """`--end-of-options` where git knows it (2.24 and later), else nothing."""
+    try:
+        out = run_bounded(["git", "version"], None, timeout=GIT_TIMEOUT, env=git_env()).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    found = re.search(r"(\d+)\.(\d+)", out)
+    return ("--end-of-options",) if found and tuple(map(int, found.groups())) >= (2, 24) else ()
+
+
 def _diff(wt: Worktree, *options: str) -> str:
+    # base_commit may come from stored item data; it must be a commit id, never an option.
+    if not _SHA.fullmatch(wt.base_commit):
+        raise WorktreeError(
+            f"{wt.repo}: base commit {wt.base_commit[:80]!r} of {wt.branch} is not a commit id "
+            "(7 to 64 lowercase hex digits); run the item again to record a new one"
+        )
     tip = f"refs/heads/{wt.branch}"
-    proc = _git(wt.repo, "diff", *options, wt.base_commit, tip, "--")
+    proc = _git(wt.repo, "diff", *options, *_end_of_options(), wt.base_commit, tip, "--")
     if proc.returncode != 0:
         raise WorktreeError(f"{wt.repo}: git diff for {wt.branch} failed: {_stderr(proc)}")
     return proc.stdout

@@ -13,8 +13,9 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from helmq.errors import CheckError
+from helmq.tiers import worktree
 from helmq.tiers.script.registry import FixResult, Problem
-from helmq.tiers.worktree import git_env
+from helmq.tiers.worktree import git_env, run_bounded
 
 # Any indentation: fences nested in list items are indented past the usual 3 spaces.
 _FENCE = re.compile(r"[ \t]*(`{3,}|~{3,})")
@@ -103,9 +104,15 @@ def _files(root: Path) -> list[str]:
     if not root.is_dir():
         raise CheckError(f"{root}: no such directory to check links in; check the repo path")
     try:
-        proc = subprocess.run(
-            ["git", "ls-files", "-z"], cwd=root, env=git_env(), capture_output=True, check=False
+        proc = run_bounded(
+            ["git", "ls-files", "-z"], root, timeout=worktree.GIT_TIMEOUT, env=git_env(),
+            text=False,
         )
+    except subprocess.TimeoutExpired:
+        raise CheckError(
+            f"{root}: `git ls-files -z` did not finish within {worktree.GIT_TIMEOUT:g} s "
+            "and was killed; check the repository for a hung lock or file system"
+        ) from None
     except OSError:
         proc = None
     if proc is not None and proc.returncode == 0:

@@ -12,6 +12,10 @@ from pathlib import Path
 
 from helmq.errors import CheckError
 from helmq.tiers.script.registry import FixResult, Problem
+from helmq.tiers.worktree import run_bounded
+
+RUFF_TIMEOUT = 600.0
+"""Seconds one ruff run may take before the check fails instead of blocking its worker."""
 
 
 def _ruff() -> list[str]:
@@ -36,9 +40,13 @@ def _run(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
         raise CheckError(f"{root}: no such directory to run ruff in; check the repo path")
     argv = [*_ruff(), "check", *args, "--no-cache", "."]
     try:
-        return subprocess.run(
-            argv, cwd=root, capture_output=True, encoding="utf-8", errors="replace", check=False
-        )
+        return run_bounded(argv, root, timeout=RUFF_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        shown = " ".join(["ruff", "check", *args, "--no-cache", "."])
+        raise CheckError(
+            f"{root}: `{shown}` did not finish within {RUFF_TIMEOUT:g} s and was killed; "
+            "check the repo's ruff configuration (includes, plugins) and its size"
+        ) from None
     except OSError as exc:
         raise CheckError(f"{root}: cannot run ruff ({exc})") from exc
 
