@@ -42,6 +42,15 @@ class QueueImportError(InputError):
     """A helm autodo queue.yaml cannot be imported at all."""
 
 
+class FingerprintConflict(InputError):
+    """An imported entry's fingerprint already belongs to another item of the job."""
+
+    def __init__(self, *, job: str, item_key: str, fingerprint: str, owner: str) -> None:
+        self.job, self.item_key, self.fingerprint, self.owner = job, item_key, fingerprint, owner
+        super().__init__(f"item key {item_key!r}: fingerprint {fingerprint!r} already belongs "
+                         f"to item {owner!r} of job {job!r}; not imported")
+
+
 class StoreError(HelmqError):
     """The database is unreachable or its schema is not what this helmq expects."""
 

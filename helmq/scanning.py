@@ -51,6 +51,7 @@ def scan_jobs(
             result.findings,
             source=SOURCES[job.discovery.strategy],
             repos=result.scanned,
+            skipped=result.skipped_files,
         )
         out.append(JobScan(name, counts, list(result.warnings)))
     return out

@@ -127,6 +127,36 @@ def test_binary_huge_and_non_utf8_files_are_skipped_with_a_warning(tmp_path):
     ]
 
 
+def test_skipped_todo_files_are_listed_with_their_repo(tmp_path):
+    # Given a repo with an unreadable TODO file beside a good one
+    repo = git_repo(tmp_path / "repo")
+    write(repo / "latin1" / "TODO.md", "- [ ] café\n".encode("latin-1"))
+    write(repo / "bin" / "TODO.md", b"- [ ] x\n\x00")
+    write(repo / "TODO.md", "- [ ] fine\n")
+
+    # When it is scanned
+    result = scan_todo_files(repo)
+
+    # Then each skipped file is named with the repo its items carry in data["repo"]
+    root = str(repo.resolve())
+    assert result.skipped_files == [(root, "bin/TODO.md"), (root, "latin1/TODO.md")]
+    assert {f.data["repo"] for f in result.findings} == {root}
+
+
+def test_every_owned_tag_key_is_in_data_even_when_absent(tmp_path):
+    # A removed tag must be cleared on rescan, so an absent tag is an explicit None
+    write(tmp_path / "TODO.md", "- [ ] Plain item\n- [ ] Tagged +auto risk:low\n")
+
+    plain, tagged = scan_todo_files(tmp_path).findings
+
+    tags = ("tier", "risk", "effort", "max_minutes", "auto_start", "check")
+    assert {k: plain.data.get(k, "absent") for k in tags} == dict.fromkeys(tags)
+    assert (tagged.data["auto_start"], tagged.data["risk"], tagged.data["tier"]) == (
+        True, "low", None)
+    assert set(plain.data) == {"title", "description", "scope", "source", "repo", "checkbox",
+                               "tier", "risk", "effort", "max_minutes", "auto_start", "check"}
+
+
 def test_grammar_warnings_name_the_file_and_line(tmp_path):
     write(tmp_path / "sub" / "TODO.md", "# T\n\n- [ ] Deploy tier:bogus\n")
 

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, event, insert, text
 
+from helmq.discovery.registry import STRATEGIES
+from helmq.domain.eligibility import matches_filter
 from helmq.domain.fingerprint import fingerprint, item_key
 from helmq.domain.item import Outcome
 from helmq.domain.model import Finding, Recurrence, Stage, Status, Tier
+from helmq.errors import InputError
+from helmq.jobs import load_jobs
+from helmq.scanning import scan_jobs
 from helmq.store.engine import make_engine
 from helmq.store.repository import SCAN_LOCK_KEY, Claim, Dispatch, Finish, Repository, ScanCounts
 from helmq.store.schema import work_items
@@ -49,8 +56,24 @@ def finding(
     )
 
 
-def scan(repo: Repository, *findings: Finding, repos=(REPO_A,), source="todo_md", now=T0):
-    return repo.upsert_findings(JOB, list(findings), source=source, repos=repos, now=now)
+def scan(repo: Repository, *findings: Finding, repos=(REPO_A,), source="todo_md", now=T0,
+         **kw):
+    return repo.upsert_findings(JOB, list(findings), source=source, repos=repos, now=now, **kw)
+
+
+def scan_dir(repo: Repository, root: Path) -> ScanCounts:
+    """A real discovery pass over the TODO files under `root`, as `helmq scan` runs it."""
+    config = root.parent / "jobs.yaml"
+    config.write_text(f"jobs:\n  {JOB}:\n    discovery: {{strategy: autodo_scan}}\n",
+                      encoding="utf-8")
+    [job] = scan_jobs(repo, load_jobs(config, strategies=STRATEGIES), repos=[root])
+    return job.counts
+
+
+def settle(repo: Repository, title: str, status: Status, now: datetime = T0, **kw) -> None:
+    """Drive the item titled `title` through the chain until review settles it as `status`."""
+    finish(repo, claimed_for_review(repo, title), Outcome(status, status.value, "settled", **kw),
+           now=now)
 
 
 def by_title(repo: Repository, title: str):
@@ -196,6 +219,129 @@ def test_rejected_item_returns_to_pending_only_when_its_content_changed(
     assert counts.updated == 1
     item = by_title(repo, "Refactor")
     assert (item.status, item.stage, item.data["description"]) == (Status.PENDING, None, "v2")
+
+
+def test_items_of_skipped_files_are_not_marked_gone(repo: Repository) -> None:
+    # Given items in two files of repo A
+    other = replace(finding("Elsewhere"), source_file="docs/TODO.md")
+    scan(repo, finding("Unreadable now"), other)
+
+    # When a scan finds neither, but could not read TODO.md
+    counts = scan(repo, skipped=[(REPO_A, "TODO.md")])
+
+    # Then only the item of the file it read is gone
+    assert (counts.gone, counts.unchanged) == (1, 1)
+    assert by_title(repo, "Unreadable now").status is Status.PENDING
+    assert by_title(repo, "Elsewhere").status is Status.GONE
+
+
+def test_a_done_item_is_kept_while_its_todo_file_is_briefly_not_utf8(
+    repo: Repository, tmp_path: Path
+) -> None:
+    # Given two items of a real TODO.md, one of them done
+    root = tmp_path / "app"
+    root.mkdir()
+    todo = root / "TODO.md"
+    todo.write_text("- [ ] Ship it\n- [ ] Keep going\n", encoding="utf-8")
+    assert scan_dir(repo, root).new == 2
+    settle(repo, "Ship it", Status.DONE)
+
+    # When a scan meets the file with a byte that is not UTF-8 (it is skipped with a warning)
+    todo.write_bytes("- [ ] Ship it\n- [ ] Keep going café\n".encode("latin-1"))
+    counts = scan_dir(repo, root)
+
+    # Then nothing is gone, and once the file is readable again the done item stays done
+    assert counts.gone == 0
+    todo.write_text("- [ ] Ship it\n- [ ] Keep going\n", encoding="utf-8")
+    scan_dir(repo, root)
+    assert {i.data["title"]: i.status for i in repo.list_items()} == {
+        "Ship it": Status.DONE, "Keep going": Status.PENDING}
+    assert [d.handoff["item"] for d in dispatch(repo)] == [by_title(repo, "Keep going").id]
+
+
+@pytest.mark.parametrize("settled", [Status.DONE, Status.REJECTED])
+def test_a_settled_item_that_disappears_and_returns_keeps_its_status(
+    repo: Repository, settled: Status
+) -> None:
+    # Given a settled item
+    scan(repo, finding("Settled", description="v1"))
+    settle(repo, "Settled", settled)
+
+    # When a scan misses it (say, a branch without TODO.md is checked out)
+    scan(repo)
+    gone = by_title(repo, "Settled")
+    assert (gone.status, gone.data.get("gone_from")) == (Status.GONE, settled)
+
+    # And then finds it again as it was
+    counts = scan(repo, finding("Settled", description="v1"))
+
+    # Then it has its status back and is not run again
+    assert counts.updated == 1
+    item = by_title(repo, "Settled")
+    assert (item.status, item.data.get("gone_from")) == (settled, None)
+    assert [e["to_status"] for e in repo.item_events(item.id)][-2:] == ["gone", settled]
+    assert dispatch(repo) == []
+
+
+def test_a_gone_item_found_again_checked_in_its_source_is_done(repo: Repository) -> None:
+    scan(repo, finding("Ticked meanwhile"))
+    scan(repo)
+
+    counts = scan(repo, finding("Ticked meanwhile", done=True))
+
+    assert counts.done == 1
+    assert by_title(repo, "Ticked meanwhile").status is Status.DONE
+
+
+def test_a_rejected_item_that_returns_changed_is_pending_again(repo: Repository) -> None:
+    scan(repo, finding("Refactor", description="v1"))
+    settle(repo, "Refactor", Status.REJECTED)
+    scan(repo)
+
+    scan(repo, finding("Refactor", description="v2"))
+
+    assert by_title(repo, "Refactor").status is Status.PENDING
+
+
+def test_a_recurring_done_item_that_returns_is_done_until_its_reset(repo: Repository) -> None:
+    # Given a weekly item done at T0 that a scan then missed
+    weekly = finding("Weekly", recurrence=Recurrence.WEEKLY)
+    scan(repo, weekly)
+    settle(repo, "Weekly", Status.DONE)
+    scan(repo)
+
+    # When it is found again
+    scan(repo, weekly)
+
+    # Then it is done, as before, and reset_recurring returns it to pending with its completion
+    assert by_title(repo, "Weekly").status is Status.DONE
+    assert repo.reset_recurring(now=T0 + timedelta(minutes=1)) == 1
+    item = by_title(repo, "Weekly")
+    assert (item.status, item.last_completed) == (Status.PENDING, T0)
+
+
+def test_a_tag_removed_from_the_todo_line_is_cleared_from_data(
+    repo: Repository, tmp_path: Path
+) -> None:
+    # Given an item scanned with +auto and a risk
+    root = tmp_path / "app"
+    root.mkdir()
+    (root / "TODO.md").write_text("- [ ] Ship it +auto risk:high\n", encoding="utf-8")
+    scan_dir(repo, root)
+    assert matches_filter(by_title(repo, "Ship it").data, {"auto_start": True})
+
+    # When the user removes both tags
+    (root / "TODO.md").write_text("- [ ] Ship it\n", encoding="utf-8")
+    counts = scan_dir(repo, root)
+
+    # Then they are gone from its data too, and the item is no longer auto-started
+    assert counts.updated == 1
+    data = by_title(repo, "Ship it").data
+    assert (data.get("auto_start"), data.get("risk")) == (None, None)
+    assert not matches_filter(data, {"auto_start": True})
+    assert matches_filter(data, {"risk": [None, "low"]})
+    # And a scan of the same file again changes nothing
+    assert scan_dir(repo, root).unchanged == 1
 
 
 # --- claim_eligible -----------------------------------------------------------------------
@@ -564,6 +710,73 @@ def test_reimport_keeps_the_status_the_database_changed(repo: Repository) -> Non
     # Then the database's status stands and only the priority changed
     item = repo.get_item("rotate-keys")
     assert (item.status, item.priority, item.attempt) == (Status.QUEUED, 0, 1)
+
+
+def test_reimport_after_the_pipeline_ran_changes_nothing(repo: Repository) -> None:
+    # Given an imported item that the pipeline took to done, with its stage results
+    repo.import_record(JOB, imported(), now=T0)
+    settle(repo, "Rotate keys", Status.DONE, now=T0 + timedelta(hours=1),
+           data={"review": {"verdict": "accept"}})
+    done = repo.get_item("rotate-keys")
+    assert done.data["review"] == {"verdict": "accept"}
+    events = repo.item_events(done.id)
+
+    # When the same queue is imported again
+    assert repo.import_record(JOB, imported(), now=T0 + timedelta(hours=2)) == "unchanged"
+
+    # Then nothing changed: not the stage results, not last_completed, not the status
+    assert repo.get_item("rotate-keys") == done
+    assert repo.item_events(done.id) == events
+
+
+def test_reimport_merges_data_and_moves_last_completed_only_forward(repo: Repository) -> None:
+    repo.import_record(JOB, imported(), now=T0)
+    settle(repo, "Rotate keys", Status.DONE, now=T0, data={"review": {"verdict": "accept"}})
+
+    # An older completion in the queue does not rewind the item's
+    older = imported()
+    older["last_completed"] = T0 - timedelta(days=1)
+    assert repo.import_record(JOB, older) == "unchanged"
+    assert repo.get_item("rotate-keys").last_completed == T0
+
+    # A new key and a newer completion are taken; the stage results stay
+    newer = imported()
+    newer["data"] = {**newer["data"], "owner": "ops"}
+    newer["last_completed"] = T0 + timedelta(days=1)
+    assert repo.import_record(JOB, newer) == "updated"
+    item = repo.get_item("rotate-keys")
+    assert item.last_completed == T0 + timedelta(days=1)
+    assert (item.data["owner"], item.data["review"], item.data["tags"]) == (
+        "ops", {"verdict": "accept"}, ["ops"])
+    assert item.status is Status.DONE
+
+
+def test_an_imported_waiting_item_is_due_for_a_retry(repo: Repository) -> None:
+    assert repo.import_record(JOB, imported(status="waiting"), now=T0) == "new"
+    assert repo.get_item("rotate-keys").lease_until == T0
+
+    [d] = dispatch(repo, now=T0)
+
+    assert repo.get_item(d.handoff["item"]).status is Status.QUEUED
+
+
+def test_import_record_of_another_items_fingerprint_is_an_input_error(repo: Repository) -> None:
+    # Given a discovered item
+    scan(repo, finding("Found"))
+    found = by_title(repo, "Found")
+
+    # When an imported item claims its fingerprint
+    values = imported()
+    values["fingerprint"] = found.fingerprint
+    with pytest.raises(InputError) as caught:
+        repo.import_record(JOB, values)
+
+    # Then it is refused by name, and nothing is written
+    assert "rotate-keys" in str(caught.value) and found.item_key in str(caught.value)
+    assert repo.get_item("rotate-keys") is None
+    assert repo.get_item(found.id) == found
+    # And the repository is still usable
+    assert repo.import_record(JOB, imported()) == "new"
 
 
 # --- reads --------------------------------------------------------------------------------

@@ -15,6 +15,9 @@ from helmq.errors import InputError
 
 TODO_NAMES = {"TODO.md", "todo.md", "TODO.markdown", "TODO.txt"}
 _LINE_PREFIX = re.compile(r"line (\d+): ")
+OWNED_TAGS = ("tier", "risk", "effort", "max_minutes", "auto_start", "check")
+"""The tag keys discovery owns in `data`. Every finding carries all of them (None when the tag
+is absent), so a rescan clears a tag the user removed instead of keeping its old value."""
 
 
 def _file_findings(repo: Path, rel_path: str, text: str, result: ScanResult) -> None:
@@ -48,6 +51,7 @@ def _file_findings(repo: Path, rel_path: str, text: str, result: ScanResult) -> 
                 "source": "todo_md",
                 "repo": repo_id,
                 "checkbox": entry.checkbox,
+                **dict.fromkeys(OWNED_TAGS),
                 **entry.tags,
             },
         ))
@@ -69,6 +73,7 @@ def scan_todo_files(repo: Path, *, max_bytes: int = 1_000_000) -> ScanResult:
             text = read_text_file(repo / rel, max_bytes=max_bytes)
         except InputError as exc:
             result.warnings.append(f"{rel_path}: {exc.reason}")
+            result.skipped_files.append((str(repo), rel_path))
             continue
         _file_findings(repo, rel_path, text, result)
     return result

@@ -23,6 +23,7 @@ def autodo_scan(repos: Sequence[Path]) -> ScanResult:
             continue
         merged.findings.extend(part.findings)
         merged.warnings.extend(part.warnings)
+        merged.skipped_files.extend(part.skipped_files)
         merged.scanned.append(str(repo))
     return merged
 

@@ -16,3 +16,6 @@ class ScanResult:
     scanned: list[str] = field(default_factory=list)
     """The repos read completely. Only their missing items may be marked gone: a repo that
     could not be read (unmounted, not a directory) must not make its items disappear."""
+    skipped_files: list[tuple[str, str]] = field(default_factory=list)
+    """(repo, repo-relative path) of every TODO file the scan found but could not read (binary,
+    too big, not UTF-8, unreadable). Its known items are left as they are, not marked gone."""

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
+from helmq.domain.model import RUNNING, Status
+from helmq.errors import FingerprintConflict
 from helmq.queue_import import QueueRecord
 from helmq.store.repository import Repository
+
+# An import carries no lease, broker message or review feedback: an item that was running or
+# sent back for another round starts over from pending.
+_RESTART = RUNNING | {Status.QUEUED, Status.NEEDS_WORK}
 
 
 def record_values(record: QueueRecord) -> dict:
@@ -13,7 +20,7 @@ def record_values(record: QueueRecord) -> dict:
     return {
         "item_key": record.item_key,
         "fingerprint": record.fingerprint,
-        "status": record.status.value,
+        "status": (Status.PENDING if record.status in _RESTART else record.status).value,
         "priority": record.priority,
         "source_file": record.source_file,
         "recurrence": record.recurrence.value if record.recurrence else None,
@@ -22,9 +29,25 @@ def record_values(record: QueueRecord) -> dict:
     }
 
 
-def import_queue(repo: Repository, job: str, records: Iterable[QueueRecord]) -> dict[str, int]:
-    """Upsert every record by (job, item_key); importing twice changes nothing."""
-    counts = {"new": 0, "updated": 0, "unchanged": 0}
+@dataclass
+class QueueImport:
+    """What importing the records changed, and one message per record that was not imported."""
+
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"new": 0, "updated": 0, "unchanged": 0})
+    errors: list[str] = field(default_factory=list)
+
+
+def import_queue(repo: Repository, job: str, records: Iterable[QueueRecord]) -> QueueImport:
+    """Upsert every record by (job, item_key); importing twice changes nothing.
+
+    A record that cannot be stored (its fingerprint belongs to another item of the job) is
+    reported in `errors`, naming its item key; the others are imported.
+    """
+    result = QueueImport()
     for record in records:
-        counts[repo.import_record(job, record_values(record))] += 1
-    return counts
+        try:
+            result.counts[repo.import_record(job, record_values(record))] += 1
+        except FingerprintConflict as exc:
+            result.errors.append(str(exc))
+    return result
