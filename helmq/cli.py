@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from helmq import __version__
+from helmq.domain.model import Status, Tier
 from helmq.errors import BrokerError, ConfigError, HelmqError, StoreError
 from helmq.settings import ENV_VARS, Settings
 
@@ -152,6 +153,8 @@ def cmd_show(app: App, args: argparse.Namespace) -> int:
     item = app.repo.get_item(args.ref)
     if item is None:
         print(f"helmq: no item with id or key {args.ref!r} (see `helmq items`)", file=sys.stderr)
+        if args.json:
+            print("null")  # still one JSON document on stdout
         return EXIT_PROBLEMS
     report = ""
     if item.report_path and Path(item.report_path).is_file():
@@ -194,21 +197,29 @@ def cmd_migrate_queue(app: App, args: argparse.Namespace) -> int:
     from helmq.queue_import import parse_queue
     from helmq.store.importing import import_queue
 
+    if args.job is not None and args.job not in app.jobs.jobs:
+        raise ConfigError(f"no job named {args.job!r} in {app.jobs.source} "
+                          f"(jobs: {', '.join(sorted(app.jobs.jobs))})", key="--job")
     parsed = parse_queue(Path(args.file))
     job = args.job or next(iter(app.jobs.jobs))
     counts = {"new": 0, "updated": 0, "unchanged": 0}
+    errors = list(parsed.errors)
     if not args.dry_run:
-        counts = import_queue(app.repo, job, parsed.records)
+        imported = import_queue(app.repo, job, parsed.records)
+        counts = imported.counts
+        errors += [f"{args.file}: {err}" for err in imported.errors]
     data = {"file": args.file, "job": job, "dry_run": args.dry_run,
-            "entries": len(parsed.records), **counts, "errors": parsed.errors}
-    for err in parsed.errors:
+            "entries": len(parsed.records), **counts, "errors": errors}
+    for err in errors:
         log.error("%s", err)
     _emit(args, data, lambda: (
         f"{args.file}: {len(parsed.records)} entries valid, {len(parsed.errors)} rejected"
         + ("" if args.dry_run else
-           f"; {counts['new']} new, {counts['updated']} updated, {counts['unchanged']} unchanged")
+           f"; {counts['new']} new, {counts['updated']} updated, {counts['unchanged']} unchanged"
+           + (f", {len(errors) - len(parsed.errors)} not imported"
+              if len(errors) > len(parsed.errors) else ""))
         + (" (dry run: nothing written)" if args.dry_run else "")))
-    return EXIT_PROBLEMS if parsed.errors else EXIT_OK
+    return EXIT_PROBLEMS if errors else EXIT_OK
 
 
 def cmd_run_once(app: App, args: argparse.Namespace) -> int:
@@ -308,8 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = verb("items", cmd_items, "list work items", json_flag=True)
     sp.add_argument("--job")
-    sp.add_argument("--status")
-    sp.add_argument("--tier")
+    sp.add_argument("--status", choices=[s.value for s in Status])
+    sp.add_argument("--tier", choices=[t.value for t in Tier])
     g = sp.add_mutually_exclusive_group()
     g.add_argument("--internal", dest="internal", action="store_const", const=True,
                    default=None, help="only jobs with internal: true")

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from helmq.dispatcher import dispatch_tick
 from helmq.domain.model import QUEUES, Status
+from helmq.errors import ConfigError
 from helmq.scanning import JobScan, scan_jobs
+from helmq.settings import Settings
 from helmq.views import item_json
 from tasks import runtime
 from tasks.app import make_celery
@@ -29,6 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STALL_HINT_SECONDS = 30.0
+EMBEDDED_IDLE_SECONDS = 2.0
 
 
 @dataclass
@@ -43,7 +48,9 @@ class RunResult:
 
     @property
     def failed(self) -> bool:
-        return self.timed_out or any(i["status"] == Status.FAILED for i in self.items)
+        # needs_work here has used up its review rounds: it waits for a person.
+        return self.timed_out or any(
+            i["status"] in (Status.FAILED, Status.NEEDS_WORK) for i in self.items)
 
     def as_dict(self) -> dict[str, Any]:
         by_status: dict[str, int] = {}
@@ -75,13 +82,33 @@ def _prepare(app: App, repos: Sequence[Path]) -> Celery:
     return make_celery(app.settings)
 
 
-def _recover(app: App, celery_app: Celery) -> list[Dispatch]:
-    """An embedded broker restarted empty: every in-flight item's message is gone."""
+@contextlib.contextmanager
+def _embedded_lock(settings: Settings) -> Iterator[None]:
+    """One embedded helmq per state dir: it owns every in-flight item of its database."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.state_dir / "embedded.lock"
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(
+                f"another embedded helmq (`helmq up` or `helmq run-once`) is using "
+                f"{settings.state_dir}; stop it, or set HELMQ_BROKER_URL to share its workers"
+            ) from None
+        yield
+
+
+def _recover(app: App, celery_app: Celery, why: str) -> list[Dispatch]:
+    """Re-queue items whose messages the embedded broker no longer holds.
+
+    On SQLite the embedded process (holding the state-dir lock) owns every in-flight item;
+    on a shared Postgres only expired leases are taken, as the reconciler would.
+    """
     got = app.repo.reclaim_expired(max_redispatches=app.settings.max_redispatches,
                                    lease_seconds=app.settings.queue_lease_seconds,
-                                   everything=True) or []
+                                   everything=not app.settings.is_postgres) or []
     if got:
-        log.warning("re-queued %d item(s) left in flight by an earlier run", len(got))
+        log.warning("re-queued %d item(s) %s", len(got), why)
         publish(celery_app, got)
     return got
 
@@ -94,12 +121,13 @@ def _progress(line: str) -> None:
     sys.stderr.flush()
 
 
-def _wait_settled(app: App, celery_app: Celery, deadline: float, touched: set[int]) -> bool:
-    """Poll until nothing is in flight, reconciling lost messages; False on timeout."""
+def _wait_settled(app: App, celery_app: Celery, deadline: float, touched: set[int],
+                  worker: EmbeddedWorker | None) -> bool:
+    """Poll until none of `touched` is in flight, reconciling lost messages; False on timeout."""
     last_line, next_reconcile = "", time.monotonic() + app.settings.reconcile_interval
-    changed_at, hinted = time.monotonic(), False
+    changed_at, hinted, idle_since = time.monotonic(), False, None
     while True:
-        counts = app.repo.count_by_status()
+        counts = app.repo.count_by_status(touched)
         busy = {s: n for s, n in counts.items() if Status(s) in
                 {Status.QUEUED, Status.CLASSIFYING, Status.EXECUTING, Status.REVIEWING}}
         if not busy:
@@ -118,6 +146,16 @@ def _wait_settled(app: App, celery_app: Celery, deadline: float, touched: set[in
                         "and tier", STALL_HINT_SECONDS, ", ".join(QUEUES))
         if now > deadline:
             return False
+        if worker is not None and worker.idle():
+            # Items in flight but nothing in the embedded broker or worker: a task died
+            # outside its stage (its message is acked and gone). Don't wait out the lease.
+            idle_since = idle_since or now
+            if now - idle_since > EMBEDDED_IDLE_SECONDS:
+                touched |= {d.handoff["item"] for d in _recover(
+                    app, celery_app, "whose messages were lost inside this process")}
+                idle_since = None
+        else:
+            idle_since = None
         if now > next_reconcile:
             got = app.repo.reclaim_expired(max_redispatches=app.settings.max_redispatches,
                                            lease_seconds=app.settings.queue_lease_seconds) or []
@@ -135,11 +173,13 @@ def run_once(app: App, *, repos: Sequence[Path], limit: int | None, ignore_idle:
     worker = EmbeddedWorker(celery_app) if app.settings.embedded else None
     touched: set[int] = set()
     deadline = time.monotonic() + timeout
-    if worker is not None:
-        worker.start()
-    try:
+    with contextlib.ExitStack() as stack:
         if worker is not None:
-            touched |= {d.handoff["item"] for d in _recover(app, celery_app)}
+            stack.enter_context(_embedded_lock(app.settings))
+            worker.start()
+            stack.callback(worker.stop)
+            touched |= {d.handoff["item"] for d in _recover(
+                app, celery_app, "left in flight by an earlier run")}
         remaining = limit
         while True:
             fresh: list[Dispatch] = []
@@ -153,14 +193,11 @@ def run_once(app: App, *, repos: Sequence[Path], limit: int | None, ignore_idle:
                 result.dispatched += len(tick.dispatched)
                 if remaining is not None:
                     remaining -= len(tick.dispatched)
-            if not _wait_settled(app, celery_app, deadline, touched):
+            if not _wait_settled(app, celery_app, deadline, touched, worker):
                 result.timed_out = True
                 break
             if not fresh:
                 break
-    finally:
-        if worker is not None:
-            worker.stop()
     result.items = [item_json(i) for i in (app.repo.get_item(n) for n in sorted(touched)) if i]
     for i in result.items:
         i.pop("data")
@@ -182,9 +219,15 @@ def serve_embedded(app: App, *, port: int) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _stop)
+    with _embedded_lock(app.settings):
+        return _serve(app, celery_app, worker, repos, port)
+
+
+def _serve(app: App, celery_app: Celery, worker: EmbeddedWorker, repos: list[Path],
+           port: int) -> int:
     worker.start()
     try:
-        _recover(app, celery_app)
+        _recover(app, celery_app, "left in flight by an earlier run")
         # Beat's first interval only ends later: scan now, then dispatch what it found.
         for scan in scan_jobs(app.repo, app.jobs, repos=repos):
             print(f"helmq up: scan {scan.job}: {scan.counts.new} new, {scan.counts.gone} gone",

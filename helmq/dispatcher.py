@@ -40,7 +40,9 @@ def dispatch_tick(
     last = read_last_active(settings.last_active_path)
     if last.problem:
         log.warning("%s (treating the user as active)", last.problem)
-    budget = settings.dispatch_limit if limit is None else limit
+    budget = settings.max_in_flight - repo.count_in_flight()
+    if limit is not None:
+        budget = min(budget, limit)
     for name, job in jobs.jobs.items():
         if job.paused:
             tick.skipped[name] = "paused"

@@ -58,8 +58,9 @@ class Settings:
     max_redispatches: int = 3
     """After this many re-dispatches of one run, the item fails with class `lost`."""
     max_review_rounds: int = 3
-    dispatch_limit: int = 50
-    """Items dispatched per tick at most, across all jobs."""
+    max_in_flight: int = 50
+    """Dispatch stops while this many items are queued or running: a backlog stays in the
+    database (pending) rather than ageing in the broker until its queue lease expires."""
     reconcile_interval: float = 60.0
     dispatch_interval: float = 30.0
 
@@ -114,5 +115,6 @@ class Settings:
             stage_lease_seconds=_positive_float(env, "HELMQ_STAGE_LEASE", 3720.0),
             queue_lease_seconds=_positive_float(env, "HELMQ_QUEUE_LEASE", 3600.0),
             reconcile_interval=_positive_float(env, "HELMQ_RECONCILE_INTERVAL", 60.0),
+            max_in_flight=int(_positive_float(env, "HELMQ_MAX_IN_FLIGHT", 50)),
             dispatch_interval=_positive_float(env, "HELMQ_DISPATCH_INTERVAL", 30.0),
         )

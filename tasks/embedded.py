@@ -14,6 +14,7 @@ from celery import Celery
 from celery.beat import EmbeddedService
 from celery.worker import WorkController
 from celery.worker import state as worker_state
+from kombu.transport.memory import Channel as MemoryChannel
 
 from helmq.domain.model import QUEUES
 
@@ -72,6 +73,12 @@ class EmbeddedWorker:
             self._beat = EmbeddedService(self.app, thread=True,
                                          schedule_filename=self.schedule_file)
             self._beat.start()
+
+    def idle(self) -> bool:
+        """True when no task runs or waits in this process's worker and broker."""
+        if worker_state.active_requests or worker_state.reserved_requests:
+            return False
+        return not any(q.qsize() for q in MemoryChannel.queues.values())
 
     def stop(self) -> None:
         """Stop beat, let running tasks finish, stop the worker."""

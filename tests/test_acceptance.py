@@ -215,8 +215,7 @@ def test_reconciler_redispatches_a_lost_message(tmp_path, pg_url, redis_url, sta
     # Given an item dispatched while no script worker runs, whose message is then lost
     repo = make_git_repo(tmp_path / "app", DOCS)
     env = helmq_env(tmp_path, HELMQ_DATABASE_URL=pg_url, HELMQ_BROKER_URL=redis_url,
-                    HELMQ_CONFIG=str(write_jobs(tmp_path, repo)), HELMQ_QUEUE_LEASE="2",
-                    HELMQ_RECONCILE_INTERVAL="1")
+                    HELMQ_CONFIG=str(write_jobs(tmp_path, repo)))
     start_worker("control,llm", env)
     assert run_helmq(["scan"], env).returncode == 0
     engine = make_engine(pg_url)
@@ -231,11 +230,16 @@ def test_reconciler_redispatches_a_lost_message(tmp_path, pg_url, redis_url, sta
             data={**item.data, "classify": {"tier": "script", "check": "links"}}))
     start_worker("script", env)
 
-    # When run-once waits (reconciling every second)
-    out = run_helmq(["run-once", "--limit", "0"], env, timeout=120)
+    # When beat's reconcile task runs on the control worker
+    from celery import Celery
+
+    sender = Celery(broker=redis_url)
+    sender.send_task("helmq.reconcile", queue="control", routing_key="control")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and store.get_item(link_id).status != "done":
+        time.sleep(0.3)
 
     # Then the reconciler re-dispatched it and the chain finished it
-    assert out.returncode == 0, out.stderr
     item = store.get_item(link_id)
     assert item.status == "done", store.item_events(link_id)
     assert item.attempt == 8

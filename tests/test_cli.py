@@ -371,3 +371,77 @@ def test_an_unreachable_database_is_a_clear_error(tmp_path):
     assert out.returncode == 2
     assert "127.0.0.1" in out.stderr and "5499" in out.stderr
     assert "secret" not in out.stderr and "Traceback" not in out.stderr
+
+
+def test_bad_filters_are_usage_errors_and_show_json_stays_json(tmp_path):
+    env = helmq_env(tmp_path)
+    assert run_helmq(["items", "--status", "bogus"], env).returncode == 2
+    assert run_helmq(["items", "--tier", "gpu"], env).returncode == 2
+    missing = run_helmq(["show", "nope", "--json"], env)
+    assert missing.returncode == 1 and json.loads(missing.stdout) is None
+
+
+def test_a_second_embedded_helmq_on_the_same_state_dir_is_refused(tmp_path):
+    # Given `helmq up` running on a state dir
+    repo = make_git_repo(tmp_path / "app", {"TODO.md": TODO})
+    env = helmq_env(tmp_path)
+    run_helmq(["touch"], env)
+    up = subprocess.Popen([sys.executable, "-m", "helmq.cli", "up", "--repo", str(repo)],
+                          env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "state" / "embedded.lock").exists():
+            assert time.monotonic() < deadline and up.poll() is None
+            time.sleep(0.1)
+        time.sleep(0.5)
+        # When an embedded run-once starts on the same state dir
+        out = run_helmq(["run-once", "--repo", str(repo)], env)
+    finally:
+        up.send_signal(signal.SIGTERM)
+        up.communicate(timeout=30)
+    # Then it is refused instead of taking over the other's in-flight items
+    assert out.returncode == 2
+    assert "another embedded helmq" in out.stderr
+
+
+LOSE_ONE_FINISH = '''
+from helmq.store.pipeline_queries import PipelineQueries
+
+_finish = PipelineQueries.finish_stage
+_lost = []
+
+
+def finish_stage(self, claim, outcome, **kw):
+    # The first execute's outcome never reaches the database: a task that dies outside
+    # its stage function (after the claim, before the finish).
+    if claim.stage == "execute" and not _lost:
+        _lost.append(claim)
+        raise RuntimeError("simulated crash between claim and finish")
+    return _finish(self, claim, outcome, **kw)
+
+
+PipelineQueries.finish_stage = finish_stage
+'''
+
+
+@pytest.mark.slow
+def test_embedded_run_once_recovers_a_message_lost_inside_the_process(tmp_path):
+    # Given an execute task that dies after its claim, leaving the item `executing`
+    plugin = tmp_path / "plugin"
+    plugin.mkdir()
+    (plugin / "sitecustomize.py").write_text(LOSE_ONE_FINISH, encoding="utf-8")
+    repo = make_git_repo(tmp_path / "app", {
+        "TODO.md": "- [ ] Fix broken links in docs\n",
+        "docs/index.md": "[setup](setup.md)\n",
+        "docs/guide/setup.md": "# Setup\n",
+    })
+    env = helmq_env(tmp_path, PYTHONPATH=f"{plugin}:{ROOT}")
+
+    # When run-once runs (its stage lease is an hour, its timeout one minute)
+    out = run_helmq(["run-once", "--repo", str(repo), "--timeout", "60", "--json"], env)
+
+    # Then it noticed that nothing was left running, re-queued the item and finished it
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["by_status"] == {"done": 1}
+    assert "whose messages were lost inside this process" in out.stderr

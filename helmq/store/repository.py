@@ -88,13 +88,13 @@ class Repository(DiscoveryQueries, PipelineQueries):
             ).mappings()
             return [dict(r) for r in rows]
 
-    def count_by_status(self) -> dict[str, int]:
-        """How many items stand in each status."""
+    def count_by_status(self, ids: Iterable[int] | None = None) -> dict[str, int]:
+        """How many items (of `ids`, when given) stand in each status."""
+        q = select(work_items.c.status, func.count()).group_by(work_items.c.status)
+        if ids is not None:
+            q = q.where(work_items.c.id.in_(list(ids)))
         with self._reading() as conn:
-            rows = conn.execute(
-                select(work_items.c.status, func.count()).group_by(work_items.c.status)
-            )
-            return dict(rows.all())  # a list of pairs: dict(result) would see .keys()
+            return dict(conn.execute(q).all())  # pairs: dict(result) would see .keys()
 
     def count_in_flight(self) -> int:
         """Items queued or held by a stage."""
