@@ -8,7 +8,9 @@ import subprocess
 from pathlib import Path
 
 from helmq.errors import InputError
+from helmq.proc import run_bounded
 
+GIT_TIMEOUT = 300.0
 SKIPPED_DIRS = frozenset({".git", "node_modules", ".venv", "venv", "__pycache__", "vendor",
                           "third_party"})
 _BINARY_PROBE = 8192
@@ -18,19 +20,23 @@ def _in_git_work_tree(root: Path) -> bool:
     """Whether root lies inside a git work tree that git will read."""
     if shutil.which("git") is None:
         return False
-    probe = subprocess.run(
-        ["git", "-C", str(root), "rev-parse", "--is-inside-work-tree"],
-        capture_output=True, text=True, check=False,
-    )
+    try:
+        probe = run_bounded(["git", "-C", str(root), "rev-parse", "--is-inside-work-tree"],
+                            None, timeout=GIT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise InputError(f"git did not answer within {GIT_TIMEOUT:g} s", file=str(root)) from None
     return probe.returncode == 0 and probe.stdout.strip() == "true"
 
 
 def _git_files(root: Path) -> list[Path]:
     """Tracked and untracked-but-not-ignored files under root, as git sees them."""
-    listing = subprocess.run(
-        ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        capture_output=True, check=False,
-    )
+    try:
+        listing = run_bounded(
+            ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others",
+             "--exclude-standard"], None, timeout=GIT_TIMEOUT, text=False)
+    except subprocess.TimeoutExpired:
+        raise InputError(f"git ls-files did not finish within {GIT_TIMEOUT:g} s",
+                         file=str(root)) from None
     if listing.returncode != 0:
         reason = os.fsdecode(listing.stderr).strip()
         raise InputError(f"git ls-files failed: {reason}", file=str(root))

@@ -13,9 +13,10 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from helmq.errors import CheckError
+from helmq.proc import run_bounded
 from helmq.tiers import worktree
 from helmq.tiers.script.registry import FixResult, Problem
-from helmq.tiers.worktree import git_env, run_bounded
+from helmq.tiers.worktree import git_env
 
 # Any indentation: fences nested in list items are indented past the usual 3 spaces.
 _FENCE = re.compile(r"[ \t]*(`{3,}|~{3,})")

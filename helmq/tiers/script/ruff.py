@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from helmq.errors import CheckError
+from helmq.proc import run_bounded
 from helmq.tiers.script.registry import FixResult, Problem
-from helmq.tiers.worktree import run_bounded
 
 RUFF_TIMEOUT = 600.0
 """Seconds one ruff run may take before the check fails instead of blocking its worker."""
