@@ -52,7 +52,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -426,7 +426,8 @@ class Helmq:
         from helmq.store.repository import Repository
         from tasks.app import make_celery
 
-        self.settings = Settings.from_env(env.helmq_env())
+        # Every measured item goes in flight at once, as the bare chains do.
+        self.settings = replace(Settings.from_env(env.helmq_env()), max_in_flight=10**9)
         self.engine = make_engine(self.settings.database_url)
         self.repo = Repository(self.engine)
         self.jobs = load_jobs(self.settings.config_path, strategies=STRATEGIES)
