@@ -10,9 +10,17 @@ What it does, on the local Postgres and Redis (`--pg`, `--redis`, `--redis-db` t
   counter at the end of each chain) and ONE real `celery -A tasks worker -Q control,llm,script`,
   both prefork with the same `-c`;
 * warms both up, then alternates, `--rounds` times: N bare chains published → time until the
-  last chain's final task ran; N pending `noop check` items dispatched with `dispatch_tick` and
+  last chain's final task ran; N bare chains with one durable Postgres write per task (the "db
+  baseline", below) → likewise; N pending `noop check` items dispatched with `dispatch_tick` and
   published with `tasks.chains.publish` → time until every item is `done`;
-* prints the median chains/s, items/s and their ratio (goal: helmq/bare ≥ 0.8).
+* prints the median chains/s, items/s and their ratios (goal: helmq/bare ≥ 0.8).
+
+The db baseline (skip it with `--no-db-baseline`) runs `bare.db_first/db_second/db_third` on the
+bare worker: each task does one autocommit `UPDATE bench_chain SET step = step + 1, updated_at =
+now() WHERE id = %s` in the benchmark database (one psycopg connection per pool process, URL in
+$BENCH_DB_URL); the table gets one row per chain before each round and every row must end at
+step 3. helmq/db-baseline says how far helmq is from a pipeline that only pays for committing one
+write per stage; db-baseline/bare is the price of those three commits alone.
 
 Wall time runs from just before the first publish to the finish time the last task recorded
 (the bare chain's ZADD, helmq's `last_completed`); completion is detected by polling.
@@ -20,7 +28,8 @@ Workers, the database and the Redis database are cleaned up on success, error, C
 
 `--profile DIR` runs both workers under cProfile (main process and every pool child; CPU time,
 or wall time with BENCH_PROFILE_CLOCK=wall) and prints where the time goes; the figures of a
-profiled run are slower and only good for proportions.
+profiled run are slower and only good for proportions. The `bare` profile covers both bare
+chains (the db baseline runs on the same worker).
 
 CPU time per chain/item is reported beside the rates (from /proc and Redis INFO): unlike wall
 time it barely changes when other processes share the machine.
@@ -290,10 +299,21 @@ class Env:
         return env
 
     def bare_env(self) -> dict[str, str]:
+        from benchmarks import bare_tasks
+
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("HELMQ_", "ANTHROPIC_", "BENCH_"))}
-        env.update(BENCH_BROKER_URL=self.redis_url, PYTHONPATH=str(ROOT))
+        env.update({"BENCH_BROKER_URL": self.redis_url, "PYTHONPATH": str(ROOT),
+                    bare_tasks.DB_URL_ENV: libpq_url(self.database_url)})
         return env
+
+
+def libpq_url(sqlalchemy_url: str) -> str:
+    """`postgresql+psycopg://…` (SQLAlchemy) as the `postgresql://…` psycopg.connect takes."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(sqlalchemy_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
 
 
 def helmq_source_root() -> Path:
@@ -369,8 +389,42 @@ jobs:
 # --- the bare baseline -----------------------------------------------------------------------
 
 
+class ChainTable:
+    """`bench_chain` in the benchmark database: one row per db-baseline chain, reset every round."""
+
+    def __init__(self, engine: Any, pg_pids: Callable[[], list[int]]) -> None:
+        from sqlalchemy import text
+
+        from benchmarks import bare_tasks
+
+        self.engine, self.pg_pids = engine, pg_pids
+        with self.engine.begin() as conn:
+            conn.execute(text(bare_tasks.TABLE_DDL))
+
+    def reset(self, n: int) -> None:
+        """Rows 0..n-1 at step 0 (the chain of item i updates row i)."""
+        from sqlalchemy import text
+
+        with self.engine.begin() as conn:
+            conn.execute(text("TRUNCATE bench_chain"))
+            conn.execute(text("INSERT INTO bench_chain (id, step, updated_at) "
+                              "SELECT g, 0, now() FROM generate_series(0, :last) AS g"),
+                         {"last": n - 1})
+
+    def check(self, n: int) -> None:
+        """Every row was updated by exactly the three tasks of its chain."""
+        from sqlalchemy import text
+
+        with self.engine.connect() as conn:
+            rows, at3 = conn.execute(text(
+                "SELECT count(*), count(*) FILTER (WHERE step = 3) FROM bench_chain")).one()
+        if (rows, at3) != (n, n):
+            raise BenchError(f"db baseline: {at3} of {rows} bench_chain rows at step 3, "
+                             f"expected all {n}")
+
+
 class Bare:
-    """Publishes bare 3-task chains and waits for their final tasks."""
+    """Publishes bare 3-task chains (with a ChainTable: the db_* variant) and waits for them."""
 
     def __init__(self, redis_url: str, client: Any) -> None:
         from benchmarks import bare_tasks
@@ -383,33 +437,40 @@ class Bare:
     def ping(self, hostname: str) -> bool:
         return bool(self.app.control.ping(destination=[hostname], timeout=0.5))
 
-    def run(self, n: int, timeout: float, worker: Worker, tag: str) -> dict[str, float]:
+    def run(self, n: int, timeout: float, worker: Worker, tag: str,
+            table: ChainTable | None = None) -> dict[str, float]:
         from celery import chain
 
         m = self.mod
+        name = "db baseline" if table else "bare"
+        tasks = (m.db_first, m.db_second, m.db_third) if table else (m.first, m.second, m.third)
+        if table:
+            table.reset(n)
         self.redis.delete(m.DONE_KEY, m.LAST_KEY)
-        meter = CpuMeter(worker, self.redis, list)
+        meter = CpuMeter(worker, self.redis, table.pg_pids if table else list)
         cpu0 = meter.snapshot()
         t0 = time.time()
         with self.app.producer_or_acquire() as producer:
             for i in range(n):
                 handoff = {"item": i, "attempt": 1, "tier": None, "tag": tag}
-                chain(m.first.s(handoff), m.second.s(), m.third.s(),
+                chain(tasks[0].s(handoff), tasks[1].s(), tasks[2].s(),
                       app=self.app).apply_async(producer=producer)
         published = time.time()
         deadline = time.monotonic() + timeout
         while int(self.redis.get(m.DONE_KEY) or 0) < n:
             if time.monotonic() > deadline:
                 done = int(self.redis.get(m.DONE_KEY) or 0)
-                raise BenchError(f"bare: only {done}/{n} chains finished within {timeout:g}s")
+                raise BenchError(f"{name}: only {done}/{n} chains finished within {timeout:g}s")
             worker.alive()
             time.sleep(0.02)
         done = int(self.redis.get(m.DONE_KEY) or 0)
         if done != n:
-            raise BenchError(f"bare: {done} chains finished, expected {n}")
+            raise BenchError(f"{name}: {done} chains finished, expected {n}")
         last = float(self.redis.zscore(m.LAST_KEY, "last"))
-        return {"seconds": last - t0, "publish_seconds": published - t0,
-                "cpu_ms": meter.since(cpu0, n)}
+        cpu_ms = meter.since(cpu0, n)
+        if table:
+            table.check(n)
+        return {"seconds": last - t0, "publish_seconds": published - t0, "cpu_ms": cpu_ms}
 
 
 # --- helmq -------------------------------------------------------------------------------------
@@ -656,30 +717,50 @@ def render(result: dict[str, Any]) -> str:
         *([f"database settings: {', '.join(result['pg_settings'])}"]
           if result["pg_settings"] else []),
         "",
-        (f"{'round':>5}  {'bare chains/s':>13}  {'helmq items/s':>13}  {'ratio':>6}  "
-         f"{'bare s':>7}  {'helmq s':>7}  {'bare publish s':>14}  {'helmq publish s':>15}  "
-         f"{'dispatch_tick s':>15}"),
     ]
-    for i, (b, h) in enumerate(zip(result["bare"], result["helmq"], strict=True), 1):
+    db = bool(result["bare_db"])
+    lines.append(
+        f"{'round':>5}  {'bare chains/s':>13}  "
+        + (f"{'db chains/s':>11}  " if db else "")
+        + f"{'helmq items/s':>13}  {'helmq/bare':>10}  "
+        + (f"{'helmq/db':>8}  " if db else "")
+        + f"{'bare s':>7}  " + (f"{'db s':>7}  " if db else "") + f"{'helmq s':>7}  "
+        + f"{'bare publish s':>14}  " + (f"{'db publish s':>12}  " if db else "")
+        + f"{'helmq publish s':>15}  {'dispatch_tick s':>15}")
+    rows = zip(result["bare"], result["bare_db"] or [None] * len(result["bare"]),
+               result["helmq"], strict=True)
+    for i, (b, d, h) in enumerate(rows, 1):
         lines.append(
-            f"{i:>5}  {b['rate']:>13.1f}  {h['rate']:>13.1f}  {h['rate'] / b['rate']:>6.2f}  "
-            f"{b['seconds']:>7.2f}  {h['seconds']:>7.2f}  {b['publish_seconds']:>14.3f}  "
-            f"{h['publish_seconds']:>15.3f}  "
-            f"{h['dispatch_seconds']:>15.3f}"
+            f"{i:>5}  {b['rate']:>13.1f}  "
+            + (f"{d['rate']:>11.1f}  " if d else "")
+            + f"{h['rate']:>13.1f}  {h['rate'] / b['rate']:>10.2f}  "
+            + (f"{h['rate'] / d['rate']:>8.2f}  " if d else "")
+            + f"{b['seconds']:>7.2f}  " + (f"{d['seconds']:>7.2f}  " if d else "")
+            + f"{h['seconds']:>7.2f}  {b['publish_seconds']:>14.3f}  "
+            + (f"{d['publish_seconds']:>12.3f}  " if d else "")
+            + f"{h['publish_seconds']:>15.3f}  {h['dispatch_seconds']:>15.3f}"
         )
     m = result["median"]
+    cpus = int(v["cpus"])
     verdict = "meets" if m["ratio"] >= result["goal"] else "BELOW"
     lines += [
         "",
-        (f"median bare Celery : {m['bare_chains_per_s']:.1f} chains/s "
+        (f"median bare Celery            : {m['bare_chains_per_s']:.1f} chains/s "
          f"({3 * m['bare_chains_per_s']:.0f} tasks/s)"),
-        (f"median helmq       : {m['helmq_items_per_s']:.1f} items/s "
+        *([(f"median bare + 1 PG write/task : {m['bare_db_chains_per_s']:.1f} chains/s "
+            f"({3 * m['bare_db_chains_per_s']:.0f} tasks/s)")] if db else []),
+        (f"median helmq                  : {m['helmq_items_per_s']:.1f} items/s "
          f"({3 * m['helmq_items_per_s']:.0f} stage tasks/s)"),
-        f"ratio helmq/bare   : {m['ratio']:.2f} ({verdict} the goal of {result['goal']:.2f})",
+        (f"ratio helmq/bare              : {m['ratio']:.2f} "
+         f"({verdict} the goal of {result['goal']:.2f})"),
+        *([f"ratio helmq/db-baseline       : {m['ratio_helmq_db']:.2f}",
+           f"ratio db-baseline/bare        : {m['ratio_db_bare']:.2f}"] if db else []),
         "",
         "median CPU time (process CPU, robust to a busy machine; redis = whole server):",
-        _cpu_line("  bare, per chain ", m["bare_cpu_ms_per_chain"], int(v["cpus"])),
-        _cpu_line("  helmq, per item ", m["helmq_cpu_ms_per_item"], int(v["cpus"])),
+        _cpu_line("  bare, per chain        ", m["bare_cpu_ms_per_chain"], cpus),
+        *([_cpu_line("  db-baseline, per chain ", m["bare_db_cpu_ms_per_chain"], cpus)]
+          if db else []),
+        _cpu_line("  helmq, per item        ", m["helmq_cpu_ms_per_item"], cpus),
     ]
     if result.get("inprocess"):
         ip = result["inprocess"]
@@ -718,6 +799,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--profile", type=Path, metavar="DIR",
                    help="run the workers under cProfile, write .prof files to DIR, print a summary")
     p.add_argument("--profile-top", type=int, default=30)
+    p.add_argument("--no-db-baseline", dest="db_baseline", action="store_false",
+                   help="skip the bare chain with one durable Postgres write per task")
     p.add_argument("--inprocess", action="store_true",
                    help="also time run_stage x3 in this process (no Celery)")
     p.add_argument("--keep-logs", type=Path, metavar="DIR", help="copy the worker logs to DIR")
@@ -731,7 +814,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         name, _, value = setting.partition("=")
         if not re.fullmatch(r"[a-z_][a-z0-9_.]*", name) or not re.fullmatch(r"[\w.\-]+", value):
             p.error(f"--pg-set expects name=value (a Postgres setting), got {setting!r}")
-    return args
     return args
 
 
@@ -760,6 +842,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         helmq = Helmq(env, client)
         stack.callback(helmq.close)
         bare = Bare(redis_url, client)
+        table = ChainTable(helmq.engine, helmq.backend_pids) if args.db_baseline else None
 
         def stop_workers() -> None:
             for w in env.workers:
@@ -787,18 +870,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"(database {db_name}, broker {redis_url})")
             if args.warmup:
                 bare.run(args.warmup, timeout, bare_w, "warmup")
+                if table:
+                    bare.run(args.warmup, timeout, bare_w, "warmup", table)
                 helmq.run(args.warmup, timeout, helmq_w)
                 log(f"warm-up of {args.warmup} done")
-            results: dict[str, list[dict[str, float]]] = {"bare": [], "helmq": []}
+            results: dict[str, list[dict[str, float]]] = {"bare": [], "bare_db": [], "helmq": []}
             for r in range(args.rounds):
                 b = bare.run(args.items, timeout, bare_w, f"round{r}")
                 b["rate"] = args.items / b["seconds"]
                 results["bare"].append(b)
+                if table:
+                    d = bare.run(args.items, timeout, bare_w, f"round{r}", table)
+                    d["rate"] = args.items / d["seconds"]
+                    results["bare_db"].append(d)
                 h = helmq.run(args.items, timeout, helmq_w)
                 h["rate"] = args.items / h["seconds"]
                 results["helmq"].append(h)
                 log(f"round {r + 1}/{args.rounds}: bare {b['rate']:.1f} chains/s, "
-                    f"helmq {h['rate']:.1f} items/s")
+                    + (f"db baseline {d['rate']:.1f} chains/s, " if table else "")
+                    + f"helmq {h['rate']:.1f} items/s")
             inprocess = helmq.inprocess(args.items) if args.inprocess else None
         except BenchError:
             for w in env.workers:
@@ -806,6 +896,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             raise
         bare_med = statistics.median(x["rate"] for x in results["bare"])
         helmq_med = statistics.median(x["rate"] for x in results["helmq"])
+        db_med = (statistics.median(x["rate"] for x in results["bare_db"])
+                  if results["bare_db"] else None)
         result: dict[str, Any] = {
             "items": args.items,
             "concurrency": args.concurrency,
@@ -818,11 +910,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "helmq_source": str(helmq_source_root()),
             "load_average": {"start": load_start, "end": list(os.getloadavg())},
             "versions": versions(client, helmq.engine),
+            "db_baseline": bool(table),
             "bare": results["bare"],
+            "bare_db": results["bare_db"],
             "helmq": results["helmq"],
-            "median": {"bare_chains_per_s": bare_med, "helmq_items_per_s": helmq_med,
+            "median": {"bare_chains_per_s": bare_med,
+                       "bare_db_chains_per_s": db_med,
+                       "helmq_items_per_s": helmq_med,
                        "ratio": helmq_med / bare_med,
+                       "ratio_helmq_db": helmq_med / db_med if db_med else None,
+                       "ratio_db_bare": db_med / bare_med if db_med else None,
                        "bare_cpu_ms_per_chain": _median_cpu(results["bare"]),
+                       "bare_db_cpu_ms_per_chain": (_median_cpu(results["bare_db"])
+                                                    if results["bare_db"] else None),
                        "helmq_cpu_ms_per_item": _median_cpu(results["helmq"])},
             "inprocess": inprocess,
         }
