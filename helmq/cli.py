@@ -121,10 +121,16 @@ def cmd_items(app: App, args: argparse.Namespace) -> int:
     def text() -> str:
         if not items:
             return "no items"
-        rows = [f"{'ID':>5}  {'STATUS':<11} {'TIER':<14} {'P':<2} TITLE"]
+        def why(i) -> str:
+            if i.status is Status.QUEUED and i.stage:
+                return f"for {i.stage}"
+            return i.failure_class or i.waiting_reason or ""
+
+        rows = [f"{'ID':>5}  {'STATUS':<11} {'TIER':<14} {'P':<2} {'WHY':<16} TITLE"]
         rows += [
             f"{i.id:>5}  {i.status.value:<11} {(i.tier or '-'):<14} "
-            f"{'' if i.priority is None else i.priority:<2} {i.title[:70]}"
+            f"{'' if i.priority is None else i.priority:<2} "
+            f"{why(i):<16} {i.title[:70]}"
             for i in items
         ]
         return "\n".join(rows)
