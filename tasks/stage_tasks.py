@@ -27,7 +27,7 @@ def _step(task: Task, stage: Stage, handoff: Handoff) -> Handoff | None:
 def register(app: Celery, *, time_limit: float) -> None:
     """Define helmq's tasks on `app`."""
     stage_opts = {"bind": True, "acks_late": True, "time_limit": time_limit,
-                      "soft_time_limit": time_limit - 30}
+                  "soft_time_limit": time_limit - 30}
 
     @app.task(name="helmq.classify", **stage_opts)
     def classify(self: Task, handoff: Handoff) -> Handoff | None:

@@ -376,3 +376,37 @@ def test_a_source_file_leading_out_of_the_worktree_is_not_ticked(env: Env, sourc
     assert _tick_source(item, wt) == (
         None, f"not ticked: {item.source_file} is a symlink or leads outside the worktree")
     assert outside.read_text(encoding="utf-8") == f"{LINKS_TODO}\n"
+
+
+class TimedOutCheck:
+    """A check whose fixer is interrupted by Celery's soft time limit."""
+
+    name = "timedout"
+    keywords = ("time out check",)
+    needs_worktree = True
+
+    def detect(self, root: Path) -> list[Problem]:
+        return [Problem("x", 1, "always", {})]
+
+    def fix(self, root: Path) -> FixResult:
+        from celery.exceptions import SoftTimeLimitExceeded
+
+        raise SoftTimeLimitExceeded()
+
+    def scope(self, problems) -> set[str] | None:
+        return set()
+
+
+def test_a_stage_past_its_soft_time_limit_fails_as_timeout(env: Env) -> None:
+    saved = dict(registry._CHECKS)
+    register(TimedOutCheck())
+    try:
+        env.make_project({"TODO.md": "- [ ] Slow work check:timedout\n"})
+        [handoff] = env.scan_and_dispatch().values()
+        assert env.run_chain(handoff) == [Stage.CLASSIFY, Stage.EXECUTE]
+    finally:
+        registry._CHECKS.clear()
+        registry._CHECKS.update(saved)
+    item = env.item(handoff)
+    assert (item.status, item.failure_class) == (Status.FAILED, "timeout")
+    assert env.repo.item_stage_runs(item.id)[-1]["outcome"] == "timeout"

@@ -41,6 +41,11 @@ class Step:
 
 
 def _failure(exc: Exception) -> Outcome:
+    # Celery's soft time limit surfaces inside the stage; matched by name because stages
+    # never import Celery.
+    if type(exc).__name__ == "SoftTimeLimitExceeded":
+        return Outcome(Status.FAILED, "timeout", "the stage ran past its soft time limit",
+                       failure_class="timeout", error=repr(exc))
     for kind, failure_class in FAILURE_CLASSES:
         if isinstance(exc, kind):
             return Outcome(Status.FAILED, "failed", str(exc), failure_class=failure_class,
