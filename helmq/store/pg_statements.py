@@ -9,13 +9,22 @@ SQLite, and the repository tests run both.
 
 from __future__ import annotations
 
-from sqlalchemy import text
+import re
+from typing import Any
+
+from psycopg.rows import dict_row
+from sqlalchemy import Engine
 
 from helmq.store.schema import work_items
 
 _COLS = ", ".join(c.name for c in work_items.c)
 
-PG_CLAIM = text(f"""
+
+def _sql(statement: str) -> str:
+    """`:name` placeholders in psycopg's `%(name)s` style."""
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", statement)
+
+PG_CLAIM = _sql(f"""
 WITH c AS (
   UPDATE work_items SET status = :running, lease_until = :lease_until, lease_owner = :worker,
          updated_at = :now
@@ -30,7 +39,7 @@ e AS (
   FROM c)
 SELECT c.*, r.id AS run_id FROM c, r
 """)
-PG_FINISH = text("""
+PG_FINISH = _sql("""
 WITH f AS (
   UPDATE work_items SET status = :status, stage = :next_stage, updated_at = :now,
          lease_owner = NULL, lease_until = :lease_until, failure_class = :failure_class,
@@ -54,3 +63,16 @@ e AS (
   FROM f)
 SELECT id FROM f
 """)
+
+
+def run_one(engine: Engine, statement: str, params: dict[str, Any]) -> dict[str, Any] | None:
+    """Run one fast-path statement in autocommit; its first row, if any.
+
+    SQLAlchemy keeps the pool and the connection's state; the statement goes straight to
+    psycopg as a prepared statement (its result handling was a third of a stage's CPU).
+    """
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        driver = conn.connection.driver_connection
+        with driver.cursor(row_factory=dict_row) as cur:
+            cur.execute(statement, params, prepare=True)
+            return cur.fetchone()

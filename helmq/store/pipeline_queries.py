@@ -11,7 +11,7 @@ from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 
 from helmq.domain.item import Handoff, Outcome, WorkItem
 from helmq.domain.model import IN_FLIGHT, RUNNING, STAGE_RUNNING_STATUS, Stage, Status
-from helmq.store.pg_statements import PG_CLAIM, PG_FINISH
+from helmq.store.pg_statements import PG_CLAIM, PG_FINISH, run_one
 from helmq.store.rows import (
     DISPATCH_LOCK_KEY,
     Claim,
@@ -163,14 +163,13 @@ class PipelineQueries(RepositoryBase):
         now = now or utcnow()
         running = STAGE_RUNNING_STATUS[stage]
         if self.engine.dialect.name == "postgresql":
-            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                row = conn.execute(PG_CLAIM, {
-                    "id": handoff["item"], "stage": stage.value, "attempt": handoff["attempt"],
-                    "running": running.value,
-                    "lease_until": now + timedelta(seconds=lease_seconds),
-                    "worker": worker, "task_id": task_id, "now": now,
-                    "detail": json.dumps({"task_id": task_id, "worker": worker}),
-                }).mappings().first()
+            row = run_one(self.engine, PG_CLAIM, {
+                "id": handoff["item"], "stage": stage.value, "attempt": handoff["attempt"],
+                "running": running.value,
+                "lease_until": now + timedelta(seconds=lease_seconds),
+                "worker": worker, "task_id": task_id, "now": now,
+                "detail": json.dumps({"task_id": task_id, "worker": worker}),
+            })
             if row is None:
                 return None
             return Claim(to_item(row), stage, row["run_id"])
@@ -230,24 +229,23 @@ class PipelineQueries(RepositoryBase):
         if outcome.status is Status.NEEDS_WORK:
             values["review_rounds"] = item.review_rounds + 1
         if self.engine.dialect.name == "postgresql" and outcome.status is not Status.NEEDS_WORK:
-            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                row = conn.execute(PG_FINISH, {
-                    "id": item.id, "running": running.value, "attempt": item.attempt,
-                    "status": outcome.status.value, "next_stage": values["stage"],
-                    "stage": stage.value, "now": now, "lease_until": values["lease_until"],
-                    "failure_class": outcome.failure_class,
-                    "waiting_reason": outcome.waiting_reason,
-                    "tier": outcome.tier.value if outcome.tier else None,
-                    "last_completed": values.get("last_completed"),
-                    "branch": outcome.branch, "report_path": outcome.report_path,
-                    "patch": json.dumps(outcome.data or {}), "cost": outcome.cost_usd or 0,
-                    "label": outcome.label, "error": outcome.error,
-                    "run_id": claim.run_id,
-                    "run_detail": json.dumps({"message": outcome.message}),
-                    "message": outcome.message,
-                    "detail": json.dumps({"outcome": outcome.label,
-                                          "failure_class": outcome.failure_class}),
-                }).mappings().first()
+            row = run_one(self.engine, PG_FINISH, {
+                "id": item.id, "running": running.value, "attempt": item.attempt,
+                "status": outcome.status.value, "next_stage": values["stage"],
+                "stage": stage.value, "now": now, "lease_until": values["lease_until"],
+                "failure_class": outcome.failure_class,
+                "waiting_reason": outcome.waiting_reason,
+                "tier": outcome.tier.value if outcome.tier else None,
+                "last_completed": values.get("last_completed"),
+                "branch": outcome.branch, "report_path": outcome.report_path,
+                "patch": json.dumps(outcome.data or {}), "cost": outcome.cost_usd or 0,
+                "label": outcome.label, "error": outcome.error,
+                "run_id": claim.run_id,
+                "run_detail": json.dumps({"message": outcome.message}),
+                "message": outcome.message,
+                "detail": json.dumps({"outcome": outcome.label,
+                                      "failure_class": outcome.failure_class}),
+            })
             return Finish(applied=row is not None)
         with self.engine.begin() as conn:
             exprs: dict[str, Any] = {}
