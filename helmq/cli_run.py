@@ -245,7 +245,8 @@ def _serve(app: App, celery_app: Celery, worker: EmbeddedWorker, repos: list[Pat
                 print(f"helmq up: items: {line}", file=sys.stderr)
                 last = line
     except KeyboardInterrupt:
-        print("helmq up: stopping; in-flight items resume on the next start", file=sys.stderr)
+        print("helmq up: stopping after the running tasks (Ctrl-C again to quit now; "
+              "in-flight items resume on the next start)", file=sys.stderr)
     finally:
         worker.stop()
     return 0
