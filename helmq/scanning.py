@@ -49,7 +49,7 @@ def scan_jobs(
         counts = repo.upsert_findings(
             name,
             result.findings,
-            source=SOURCES[job.discovery.strategy],
+            sources=SOURCES[job.discovery.strategy],
             repos=result.scanned,
             skipped=result.skipped_files,
         )

@@ -57,7 +57,7 @@ def finding(title: str, **data: object) -> Finding:
 
 
 def add(repo: Repository, *findings: Finding, job: str = "maint") -> None:
-    repo.upsert_findings(job, list(findings), source="todo_md", repos=[REPO], now=NOW)
+    repo.upsert_findings(job, list(findings), sources={"todo_md"}, repos=[REPO], now=NOW)
 
 
 def statuses(repo: Repository) -> dict[str, Status]:

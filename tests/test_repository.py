@@ -58,7 +58,8 @@ def finding(
 
 def scan(repo: Repository, *findings: Finding, repos=(REPO_A,), source="todo_md", now=T0,
          **kw):
-    return repo.upsert_findings(JOB, list(findings), source=source, repos=repos, now=now, **kw)
+    return repo.upsert_findings(JOB, list(findings), sources={source}, repos=repos, now=now,
+                                **kw)
 
 
 def scan_dir(repo: Repository, root: Path) -> ScanCounts:
@@ -139,7 +140,7 @@ def test_missing_finding_becomes_gone_only_in_the_scanned_source_and_repo(
     scan(repo, finding("Keep me"), finding("Drop me"), repos=[REPO_A])
     scan(repo, finding("Other repo", repo=REPO_B), repos=[REPO_B])
     scan(repo, finding("Other source", source="doc_health"), source="doc_health")
-    repo.upsert_findings("other_job", [finding("Drop me")], source="todo_md", repos=[REPO_A])
+    repo.upsert_findings("other_job", [finding("Drop me")], sources={"todo_md"}, repos=[REPO_A])
 
     # When the todo_md scan of repo A no longer finds "Drop me"
     counts = scan(repo, finding("Keep me"), repos=[REPO_A])

@@ -29,5 +29,5 @@ def autodo_scan(repos: Sequence[Path]) -> ScanResult:
 
 
 STRATEGIES: dict[str, Strategy] = {"autodo_scan": autodo_scan}
-SOURCES: dict[str, str] = {"autodo_scan": "todo_md"}
+SOURCES: dict[str, frozenset[str]] = {"autodo_scan": frozenset({"todo_md"})}
 """The `data.source` each strategy writes, so a rescan knows which items it may mark gone."""

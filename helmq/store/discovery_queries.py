@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,7 +50,7 @@ class DiscoveryQueries(RepositoryBase):
         job: str,
         findings: Sequence[Finding],
         *,
-        source: str,
+        sources: Collection[str],
         repos: Iterable[str],
         skipped: Iterable[tuple[str, str]] = (),
         now: datetime | None = None,
@@ -58,7 +58,7 @@ class DiscoveryQueries(RepositoryBase):
         """Record a discovery pass: insert new findings, refresh known ones, mark the missing gone.
 
         Items are matched by fingerprint, so a rescan never duplicates. Only items that came
-        from `source` in one of `repos` can become gone, and not those of a file the scan
+        from one of `sources` in one of `repos` can become gone, and not those of a file the scan
         could not read: `skipped` holds the (repo, source_file) pairs it skipped.
         """
         now = now or utcnow()
@@ -75,7 +75,7 @@ class DiscoveryQueries(RepositoryBase):
             known = {
                 r["fingerprint"]: r
                 for r in rows
-                if r["data"].get("source") == source and r["data"].get("repo") in repos
+                if r["data"].get("source") in sources and r["data"].get("repo") in repos
             }
             seen: set[str] = set()
             for f in findings:
