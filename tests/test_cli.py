@@ -445,3 +445,33 @@ def test_embedded_run_once_recovers_a_message_lost_inside_the_process(tmp_path):
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["by_status"] == {"done": 1}
     assert "whose messages were lost inside this process" in out.stderr
+
+
+def test_scan_finds_todo_comments_in_code_and_marks_removed_ones_gone(tmp_path):
+    # Given a repo with a TODO.md item and a FIXME comment in its code
+    repo = make_git_repo(tmp_path / "app", {
+        "TODO.md": "- [ ] Write the changelog entry\n",
+        "app/main.py": 'URL = "http://example.com/TODO"  # FIXME(ana): read it from settings\n',
+    })
+    env = helmq_env(tmp_path)
+
+    # When it is scanned, then both are items, the comment with its owner and place
+    assert scan(env, repo)["new"] == 2
+    by_source = {i["source"]: i for i in items(env)}
+    comment = by_source["code_comment"]
+    assert (comment["title"], comment["source_file"], comment["line"]) == (
+        "read it from settings", "app/main.py", 1)
+    shown = json.loads(run_helmq(["show", str(comment["id"]), "--json"], env).stdout)
+    assert (shown["data"]["marker"], shown["data"]["owner"]) == ("FIXME", "ana")
+
+    # When the comment moves down a line, then it is the same item
+    (repo / "app" / "main.py").write_text(
+        '\n\nURL = "x"  # FIXME(ana): read it from settings\n', encoding="utf-8")
+    again = scan(env, repo)
+    assert (again["new"], again["gone"]) == (0, 0)
+
+    # When it is deleted, then its item is gone and the TODO.md item is untouched
+    (repo / "app" / "main.py").write_text('URL = "x"\n', encoding="utf-8")
+    assert scan(env, repo)["gone"] == 1
+    status = {i["source"]: i["status"] for i in items(env)}
+    assert status == {"code_comment": "gone", "todo_md": "pending"}

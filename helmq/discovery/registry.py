@@ -6,6 +6,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from helmq.discovery.autodo_scan import scan_todo_files
+from helmq.discovery.code_comments import SOURCE as COMMENT_SOURCE
+from helmq.discovery.code_comments import scan_code_comments
 from helmq.discovery.result import ScanResult
 from helmq.errors import InputError
 
@@ -13,21 +15,25 @@ Strategy = Callable[[Sequence[Path]], ScanResult]
 
 
 def autodo_scan(repos: Sequence[Path]) -> ScanResult:
-    """TODO.md items in every repo; a repo that cannot be read is a warning, not a stop."""
+    """TODO.md items and TODO/FIXME comments in code, in every repo.
+
+    A repo that cannot be read is a warning, not a stop, and does not count as scanned.
+    """
     merged = ScanResult(findings=[], warnings=[])
     for repo in repos:
         try:
-            part = scan_todo_files(repo)
+            parts = [scan_todo_files(repo), scan_code_comments(repo)]
         except InputError as exc:
             merged.warnings.append(str(exc))
             continue
-        merged.findings.extend(part.findings)
-        merged.warnings.extend(part.warnings)
-        merged.skipped_files.extend(part.skipped_files)
+        for part in parts:
+            merged.findings.extend(part.findings)
+            merged.warnings.extend(part.warnings)
+            merged.skipped_files.extend(part.skipped_files)
         merged.scanned.append(str(repo))
     return merged
 
 
 STRATEGIES: dict[str, Strategy] = {"autodo_scan": autodo_scan}
-SOURCES: dict[str, frozenset[str]] = {"autodo_scan": frozenset({"todo_md"})}
+SOURCES: dict[str, frozenset[str]] = {"autodo_scan": frozenset({"todo_md", COMMENT_SOURCE})}
 """The `data.source` each strategy writes, so a rescan knows which items it may mark gone."""

@@ -1,0 +1,337 @@
+"""TODO markers in code comments: the per-language scanner, and discovery over real
+directories and git repositories."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from helmq.discovery.autodo_scan import OWNED_TAGS
+from helmq.discovery.code_comments import SOURCE, scan_code_comments
+from helmq.domain import comments as c
+from helmq.domain.comments import CommentHit, scan_comments, syntax_for
+from helmq.domain.fingerprint import fingerprint, item_key
+from helmq.errors import InputError
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test User",
+    "GIT_AUTHOR_EMAIL": "user@example.com",
+    "GIT_COMMITTER_NAME": "Test User",
+    "GIT_COMMITTER_EMAIL": "user@example.com",
+}
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                          check=True, env={**os.environ, **GIT_ENV}).stdout
+
+
+def git_repo(path: Path) -> Path:
+    path.mkdir(parents=True)
+    git(path, "init", "-q")
+    return path
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def titles(text: str, filename: str) -> list[tuple[str, str]]:
+    syntax = syntax_for(filename)
+    assert syntax is not None, filename
+    return [(hit.marker, hit.text) for hit in scan_comments(text, syntax)]
+
+
+# --- the scanner, per language ---------------------------------------------------------------
+
+@pytest.mark.parametrize(("filename", "source", "expected"), [
+    # Python: `#` comments, not `#` in strings, never docstrings.
+    ("a.py", 'x = "# TODO: in a string"  # TODO: real one\n', [("TODO", "real one")]),
+    ("a.py", "s = '# FIXME: single'\n# FIXME: after\n", [("FIXME", "after")]),
+    ("a.py", 'def f():\n    """TODO: docstring\n    # HACK: still docstring\n    """\n'
+             "    # HACK: code\n", [("HACK", "code")]),
+    ("a.py", "s = '''\n# XXX: triple\n'''  # XXX: after triple\n", [("XXX", "after triple")]),
+    ("a.py", 's = "a \\" # TODO: escaped quote"\n', []),
+    ("a.py", "TODO = 1  # normal code uses the word\nprint(TODO)\n", []),
+    # JavaScript / TypeScript: `//` and `/* */`, not inside strings or template literals.
+    ("a.js", 'const u = "http://example.com/a"; // TODO: after url\n', [("TODO", "after url")]),
+    ("a.ts", "const u = 'https://x//TODO: no';\nlet t = `\n// TODO: template\n`;\n", []),
+    ("a.tsx", "/* FIXME: block */ const a = 1;\n", [("FIXME", "block")]),
+    ("a.js", "/**\n * Docs.\n * BUG(carol): second line of a block\n */\n",
+     [("BUG", "second line of a block")]),
+    # Go: raw strings in backticks and runes.
+    ("a.go", "var s = `\n// TODO: raw\n`\nvar r = '\"' // TODO: go\n", [("TODO", "go")]),
+    # Rust: raw strings with hashes, lifetimes are not strings.
+    ("a.rs", "fn f<'a>(x: &'a str) {} // TODO: after lifetime\n"
+             "let s = r#\"// TODO: raw \"quoted\"\"#;\n", [("TODO", "after lifetime")]),
+    # C / C++ and Java.
+    ("a.c", 'char *s = "/* TODO: no */"; /* TODO: c block */\n', [("TODO", "c block")]),
+    ("a.cpp", 'auto s = R"x(// TODO: raw)x"; // XXX: cpp\n', [("XXX", "cpp")]),
+    ("A.java", 'String s = """\n// TODO: text block\n"""; // HACK: java\n',
+     [("HACK", "java")]),
+    # Shell: `#` only at the start of a word.
+    ("a.sh", 'echo "# TODO: no" ${#arr} # TODO: shell\n', [("TODO", "shell")]),
+    ("a.sh", "# TODO: top\necho ${#arr} $# TODO: not a comment\n", [("TODO", "top")]),
+    # YAML / TOML.
+    ("a.yaml", "key: 'a # TODO: no'\nother: it's # TODO: yaml\n# FIXME: top\n",
+     [("TODO", "yaml"), ("FIXME", "top")]),
+    ("a.toml", 'k = "# TODO: no" # TODO: toml\n', [("TODO", "toml")]),
+    # SQL.
+    ("a.sql", "SELECT '-- TODO: no', 'it''s' -- TODO: sql\n/* BUG: block */\n",
+     [("TODO", "sql"), ("BUG", "block")]),
+    # HTML and Markdown: only `<!-- -->`.
+    ("a.html", "<p>TODO: text</p>\n<!-- TODO: html -->\n", [("TODO", "html")]),
+    ("README.md", "# TODO: a heading\n<!--\n  FIXME: spans\n  lines -->\n",
+     [("FIXME", "spans")]),
+    # Others.
+    ("a.rb", "s = '# TODO: no' # TODO: ruby\n=begin\nHACK: block\n=end\n",
+     [("TODO", "ruby"), ("HACK", "block")]),
+    ("a.lua", "s = '-- TODO: no' -- TODO: lua\n--[[ XXX: long ]]\n",
+     [("TODO", "lua"), ("XXX", "long")]),
+    ("a.css", 'a { content: "/* TODO: no */"; } /* TODO: css */\n', [("TODO", "css")]),
+    ("Dockerfile", "# TODO: pin\nRUN echo '# TODO: no'\n", [("TODO", "pin")]),
+    ("Makefile", "all: # FIXME: make\n", [("FIXME", "make")]),
+])
+def test_markers_are_found_in_comments_only(filename, source, expected):
+    assert titles(source, filename) == expected
+
+
+def test_owner_title_line_and_column():
+    text = "x = 1\n    # TODO(alice): fix   the\tthing  \n"
+    assert scan_comments(text, c.PYTHON) == [CommentHit("TODO", "alice", "fix the thing", 2, 7)]
+
+
+@pytest.mark.parametrize(("comment", "expected"), [
+    ("# TODO: x", ("TODO", None, "x")),
+    ("# TODO x", ("TODO", None, "x")),
+    ("# TODO - x", ("TODO", None, "x")),
+    ("# TODO(bob) x", ("TODO", "bob", "x")),
+    ("# TODO(): x", ("TODO", None, "x")),
+    ("#FIXME:x", ("FIXME", None, "x")),
+])
+def test_marker_forms(comment, expected):
+    [hit] = scan_comments(comment + "\n", c.PYTHON)
+    assert (hit.marker, hit.owner, hit.text) == expected
+
+
+@pytest.mark.parametrize("comment", [
+    "# todo: lower case", "# Todo: mixed", "# TODOS: plural", "# MY_TODO: prefix",
+    "# XXXX: four", "# TODO", "# TODO:", "# TODO(alice):  ", "# TODO-1: dash", "# BUG.",
+])
+def test_not_a_marker(comment):
+    assert scan_comments(comment + "\nx = 1\n", c.PYTHON) == []
+    # Also past the quick whole-file check: a real marker elsewhere in the file.
+    hits = scan_comments("# TODO: real\n" + comment + "\n", c.PYTHON)
+    assert [(h.marker, h.text, h.line) for h in hits] == [("TODO", "real", 1)]
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ("# see the TODO list for more\n", []),
+    ("# Given a TODO item.\n", []),
+    ("# this is a HACK because of x\n", []),
+    ("# Later, TODO: tidy\n", [("TODO", "tidy")]),
+    ("# and a FIXME(bob) here\n", [("FIXME", "here")]),
+    ("x = 1  # TODO tidy\n", [("TODO", "tidy")]),
+    ("## TODO tidy\n", [("TODO", "tidy")]),
+])
+def test_a_bare_marker_in_the_middle_of_prose_is_not_a_finding(source, expected):
+    assert titles(source, "a.py") == expected
+
+
+def test_a_bare_marker_after_block_decoration_is_a_finding():
+    assert titles("/*\n * TODO tidy\n */\n", "a.c") == [("TODO", "tidy")]
+    assert titles("<!--\n  TODO tidy -->\n", "a.html") == [("TODO", "tidy")]
+
+
+def test_a_block_comment_spanning_lines_reports_the_marker_line():
+    text = "int a;\n/*\n * first\n * TODO: third line\n */\nint b; // HACK: six\n"
+    hits = scan_comments(text, c.C)
+    assert [(h.marker, h.text, h.line) for h in hits] == [("TODO", "third line", 4),
+                                                          ("HACK", "six", 6)]
+
+
+def test_an_unclosed_block_comment_or_string_runs_to_the_end():
+    assert titles("/* never closed\n TODO: inside\n", "a.c") == [("TODO", "inside")]
+    assert titles('s = """never closed\n# TODO: inside string\n', "a.py") == []
+
+
+def test_the_comment_text_stops_at_the_block_closer():
+    assert titles("/* TODO: tidy */ int x; // later\n", "a.c") == [("TODO", "tidy")]
+    assert titles("<!-- TODO: tidy --><p>text</p>\n", "a.html") == [("TODO", "tidy")]
+
+
+@pytest.mark.parametrize(("name", "first_line", "expected"), [
+    ("x.py", "", c.PYTHON), ("X.PY", "", c.PYTHON), ("a.min.js", "", c.JAVASCRIPT),
+    ("Dockerfile", "", c.DOCKERFILE), ("Dockerfile.dev", "", c.DOCKERFILE),
+    ("Makefile", "", c.MAKEFILE), ("a.yml", "", c.YAML), ("a.unknown", "", None),
+    ("LICENSE", "", None), ("run", "#!/bin/bash -e", c.SHELL),
+    ("tool", "#!/usr/bin/env python3", c.PYTHON),
+    ("tool", "#!/usr/bin/env -S node --x", c.JAVASCRIPT),
+    ("tool", "#!/usr/bin/perl", None),
+])
+def test_syntax_for(name, first_line, expected):
+    assert syntax_for(name, first_line) == expected
+
+
+def test_every_listed_extension_has_a_syntax():
+    for name in (".py", ".pyi", ".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".go", ".rs", ".c",
+                 ".h", ".cc", ".cpp", ".hpp", ".java", ".kt", ".sh", ".bash", ".zsh", ".yml",
+                 ".yaml", ".toml", ".sql", ".html", ".htm", ".xml", ".md", ".css", ".scss", ".rb",
+                 ".php", ".swift", ".lua"):
+        assert syntax_for("f" + name) is not None, name
+
+
+def test_scanning_a_large_file_is_fast():
+    # 2 MB of Python with strings, comments and a marker on every 100th line.
+    lines = []
+    for n in range(40_000):
+        if n % 100 == 0:
+            lines.append(f"    # TODO: item {n}")
+        else:
+            lines.append(f'    value_{n} = call("text # not a comment", x)  # note')
+    text = "\n".join(lines) + "\n"
+    start = time.perf_counter()
+    hits = scan_comments(text, c.PYTHON)
+    elapsed = time.perf_counter() - start
+    assert len(hits) == 400
+    assert hits[1].line == 101
+    assert elapsed < 2.0, elapsed
+
+
+# --- discovery over a repository -------------------------------------------------------------
+
+def test_a_finding_carries_everything_the_item_needs(tmp_path):
+    repo = git_repo(tmp_path / "repo")
+    write(repo / "pkg" / "mod.py", "import os\n\n\ndef f():\n    # TODO(alice): Fix imports\n")
+    result = scan_code_comments(repo)
+    [finding] = result.findings
+    root = str(repo.resolve())
+    assert finding.fingerprint == fingerprint(root, "pkg/mod.py", "TODO", "fix imports")
+    assert finding.item_key == item_key("Fix imports", finding.fingerprint)
+    assert (finding.title, finding.source_file, finding.line, finding.done) == (
+        "Fix imports", "pkg/mod.py", 5, False)
+    assert finding.priority is None and finding.recurrence is None
+    assert finding.data == {
+        "title": "Fix imports", "description": "", "scope": "pkg/mod.py",
+        "source": SOURCE, "repo": root, "marker": "TODO", "owner": "alice", "checkbox": False,
+        **dict.fromkeys(OWNED_TAGS),
+    }
+    assert SOURCE == "code_comment"
+    assert result.warnings == [] and result.skipped_files == []
+
+
+def test_fingerprint_survives_moving_and_reindenting_but_not_retitling(tmp_path):
+    repo = tmp_path / "repo"
+    path = write(repo / "a.py", "def f():\n    # TODO: handle errors\n    pass\n")
+    [before] = scan_code_comments(repo).findings
+    write(path, "import sys\n\n\nclass A:\n    def f(self):\n"
+                "            #   TODO:   Handle   errors.\n            pass\n")
+    [moved] = scan_code_comments(repo).findings
+    assert moved.line == 6 and before.line == 2
+    assert moved.fingerprint == before.fingerprint
+    write(path, "# FIXME: handle errors\n")
+    [other_marker] = scan_code_comments(repo).findings
+    write(path, "# TODO: handle all errors\n")
+    [retitled] = scan_code_comments(repo).findings
+    assert len({before.fingerprint, other_marker.fingerprint, retitled.fingerprint}) == 3
+
+
+def test_identical_comments_in_one_file_are_distinct_items(tmp_path):
+    repo = tmp_path / "repo"
+    write(repo / "a.go", "// TODO: check err\nx()\n// TODO: check err\ny()\n// TODO: Check err.\n")
+    write(repo / "b.go", "// TODO: check err\n")
+    findings = scan_code_comments(repo).findings
+    root = str(repo.resolve())
+    assert [f.fingerprint for f in findings] == [
+        fingerprint(root, "a.go", "TODO", "check err"),
+        fingerprint(root, "a.go", "TODO", "check err", "#2"),
+        fingerprint(root, "a.go", "TODO", "check err", "#3"),
+        fingerprint(root, "b.go", "TODO", "check err"),
+    ]
+    assert len({f.item_key for f in findings}) == 4
+
+
+def test_code_fingerprints_differ_from_todo_md_fingerprints(tmp_path):
+    from helmq.discovery.autodo_scan import scan_todo_files
+
+    repo = tmp_path / "repo"
+    write(repo / "TODO.md", "- [ ] fix it\n<!-- TODO: a note in the TODO file -->\n")
+    write(repo / "a.py", "# TODO: fix it\n")
+    [code] = scan_code_comments(repo).findings
+    [todo] = scan_todo_files(repo).findings
+    assert code.source_file == "a.py"  # TODO.md is not read as code
+    assert code.fingerprint != todo.fingerprint
+
+
+def test_vendored_generated_and_unknown_files_are_passed_over(tmp_path):
+    repo = tmp_path / "repo"
+    marker = "// TODO: found\n"
+    write(repo / "src" / "keep.js", marker)
+    for vendored in ("vendor", "third_party", "node_modules", "dist", "build", "site-packages",
+                     "venv"):
+        write(repo / "src" / vendored / "x.js", marker)
+    write(repo / "app.min.js", marker)
+    write(repo / "api_pb2.py", "# TODO: found\n")
+    write(repo / "api.pb.go", marker)
+    write(repo / "x.generated.ts", marker)
+    write(repo / "head.go", "// Code generated by protoc. DO NOT EDIT.\n" + marker)
+    write(repo / "head.py", "#!/usr/bin/env python\n\n\n# @generated\n# TODO: found\n")
+    write(repo / "late.py", "\n" * 5 + "# @generated\n# TODO: late marker counts\n")
+    write(repo / "notes.txt", "TODO: no syntax\n")
+    write(repo / "doc.md", "<!-- TODO: doc -->\n")
+    result = scan_code_comments(repo)
+    assert sorted(f.source_file for f in result.findings) == ["doc.md", "late.py", "src/keep.js"]
+    assert result.warnings == [] and result.skipped_files == []
+
+
+def test_an_extensionless_script_is_read_by_its_shebang(tmp_path):
+    repo = tmp_path / "repo"
+    write(repo / "bin" / "deploy", "#!/usr/bin/env bash\necho '# TODO: no' # TODO: yes\n")
+    write(repo / "bin" / "blob", b"\x7fELF\0\0 TODO: no")
+    result = scan_code_comments(repo)
+    assert [(f.source_file, f.title) for f in result.findings] == [("bin/deploy", "yes")]
+    assert result.skipped_files == []
+
+
+def test_binary_huge_and_non_utf8_files_are_skipped_with_a_warning(tmp_path):
+    repo = git_repo(tmp_path / "repo")
+    write(repo / "bin.c", b"// TODO: binary\n\0\0")
+    write(repo / "big.py", "# TODO: big\n" + "x = 1\n" * 200)
+    write(repo / "latin.py", "# TODO: caf\xe9\n".encode("latin-1"))
+    write(repo / "ok.py", "# TODO: ok\n")
+    result = scan_code_comments(repo, max_bytes=1000)
+    assert [f.title for f in result.findings] == ["ok"]
+    root = str(repo.resolve())
+    assert sorted(result.skipped_files) == [(root, "big.py"), (root, "bin.c"), (root, "latin.py")]
+    assert len(result.warnings) == 3
+    assert all(w.split(":")[0] in {"big.py", "bin.c", "latin.py"} for w in result.warnings)
+
+
+def test_a_gitignored_file_is_not_scanned_in_a_git_repo(tmp_path):
+    repo = git_repo(tmp_path / "repo")
+    write(repo / ".gitignore", "ignored.py\nout/\n")
+    write(repo / "tracked.py", "# TODO: tracked\n")
+    git(repo, "add", "tracked.py", ".gitignore")
+    git(repo, "commit", "-q", "-m", "init")
+    write(repo / "untracked.py", "# TODO: untracked\n")
+    write(repo / "ignored.py", "# TODO: ignored\n")
+    write(repo / "out" / "x.py", "# TODO: ignored dir\n")
+    titles_found = sorted(f.title for f in scan_code_comments(repo).findings)
+    assert titles_found == ["tracked", "untracked"]
+
+
+def test_a_repo_that_is_not_a_directory_is_an_input_error(tmp_path):
+    with pytest.raises(InputError):
+        scan_code_comments(tmp_path / "missing")
+    write(tmp_path / "file", "x")
+    with pytest.raises(InputError):
+        scan_code_comments(tmp_path / "file")
