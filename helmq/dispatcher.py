@@ -8,12 +8,25 @@ from datetime import UTC, datetime
 
 from helmq.domain.eligibility import matches_filter, recurrence_due, user_idle
 from helmq.domain.item import WorkItem
+from helmq.domain.model import Status
 from helmq.jobs import JobsConfig
 from helmq.last_active import read_last_active
 from helmq.settings import Settings
+from helmq.stages.classify import EXECUTABLE_TIERS
 from helmq.store.repository import Dispatch, Repository
 
 log = logging.getLogger(__name__)
+
+
+def still_blocked(item: WorkItem, settings: Settings) -> bool:
+    """A waiting item whose cause has not changed: retrying would only add events."""
+    if item.status is not Status.WAITING:
+        return False
+    if item.waiting_reason == "no_credentials":
+        return settings.anthropic_api_key is None
+    if item.waiting_reason == "tier_unavailable":
+        return item.tier is not None and item.tier not in EXECUTABLE_TIERS
+    return False
 
 
 @dataclass
@@ -55,6 +68,8 @@ def dispatch_tick(
             break
 
         def accept(item: WorkItem, _filter=job.eligibility.data_filter) -> bool:
+            if still_blocked(item, settings):
+                return False
             return matches_filter(item.data, _filter) and recurrence_due(
                 item.recurrence, item.last_completed, now
             )

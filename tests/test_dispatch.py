@@ -12,7 +12,8 @@ from sqlalchemy import create_engine, text
 from helmq.discovery.registry import STRATEGIES
 from helmq.dispatcher import dispatch_tick
 from helmq.domain.fingerprint import fingerprint, item_key
-from helmq.domain.model import Finding, Status
+from helmq.domain.item import Outcome
+from helmq.domain.model import Finding, Stage, Status, Tier
 from helmq.jobs import JobsConfig, load_jobs
 from helmq.last_active import touch_last_active
 from helmq.settings import Settings
@@ -228,3 +229,26 @@ def test_dispatch_keeps_at_most_max_in_flight_items_queued_or_running(
     # Then the backlog waits in the database, not in the broker
     assert (len(first.dispatched), len(second.dispatched)) == (3, 0)
     assert repo.count_by_status() == {"queued": 3, "pending": 2}
+
+
+def test_items_waiting_for_credentials_wait_until_a_key_is_set(
+    repo: Repository, tmp_path: Path
+) -> None:
+    # Given an item that classify sent to wait for LLM credentials, its retry time passed
+    add(repo, finding("Needs an agent"))
+    settings = settings_for(tmp_path)
+    [d] = dispatch_tick(repo, jobs_from(tmp_path), settings, ignore_idle=True, now=NOW).dispatched
+    claim = repo.claim_stage(d.handoff, Stage.CLASSIFY, lease_seconds=60, now=NOW)
+    repo.finish_stage(claim, Outcome(Status.WAITING, "waiting", "no key", tier=Tier.CLAUDE_SESSION,
+                                     waiting_reason="no_credentials", retry_after_seconds=60),
+                      max_review_rounds=3, lease_seconds=60, now=NOW)
+    later = NOW + timedelta(hours=2)
+
+    # When ticks run without a key, then it is left alone (no churn of events)
+    tick = dispatch_tick(repo, jobs_from(tmp_path), settings, ignore_idle=True, now=later)
+    assert tick.dispatched == []
+
+    # When a key is set, then it is dispatched again
+    keyed = replace(settings, anthropic_api_key="sk-test")
+    tick = dispatch_tick(repo, jobs_from(tmp_path), keyed, ignore_idle=True, now=later)
+    assert dispatched_titles(repo, tick) == {"Needs an agent"}
