@@ -33,8 +33,12 @@ def scan_jobs(
     *,
     repos: Sequence[Path] | None = None,
     only: str | None = None,
+    cache_dir: Path | None = None,
 ) -> list[JobScan]:
-    """Scan every job with a discovery strategy (or just `only`) and record the findings."""
+    """Scan every job with a discovery strategy (or just `only`) and record the findings.
+
+    With a cache_dir the strategies keep a per-file cache there, so files unchanged since the
+    last scan are not read again."""
     if only is not None and only not in jobs.jobs:
         raise ConfigError(f"no job named {only!r} (jobs: {', '.join(sorted(jobs.jobs))})",
                           key="--job")
@@ -43,7 +47,9 @@ def scan_jobs(
     for name, job in jobs.jobs.items():
         if (only and name != only) or job.discovery is None:
             continue
-        result = STRATEGIES[job.discovery.strategy](targets)
+        strategy = STRATEGIES[job.discovery.strategy]
+        result = (strategy(targets) if cache_dir is None
+                  else strategy(targets, cache_dir=cache_dir))
         for warning in result.warnings:
             log.warning("%s: %s", name, warning)
         counts = repo.upsert_findings(

@@ -88,6 +88,11 @@ class Settings:
     def reports_dir(self) -> Path:
         return self.state_dir / "reports"
 
+    @property
+    def scan_cache_dir(self) -> Path:
+        """Where discovery keeps its per-file cache, so a rescan skips unchanged files."""
+        return self.state_dir / "scan-cache"
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         """Read the environment (CONTRACT.md) once."""

@@ -44,7 +44,8 @@ def register(app: Celery, *, time_limit: float) -> None:
     @app.task(name="helmq.scan", bind=True)
     def scan(self: Task, job: str | None = None) -> list[dict]:
         rt = runtime.current()
-        return [s.as_dict() for s in scan_jobs(rt.repo, rt.jobs, only=job)]
+        return [s.as_dict() for s in scan_jobs(rt.repo, rt.jobs, only=job,
+                                                cache_dir=rt.settings.scan_cache_dir)]
 
     @app.task(name="helmq.dispatch", bind=True)
     def dispatch(self: Task) -> int:

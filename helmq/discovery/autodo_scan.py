@@ -6,6 +6,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
+from helmq.discovery.cache import FileCache, FileResult, file_signature
 from helmq.discovery.files import read_text_file, repo_files
 from helmq.discovery.result import ScanResult
 from helmq.domain.fingerprint import fingerprint, item_key, normalize_title
@@ -20,7 +21,7 @@ OWNED_TAGS = ("tier", "risk", "effort", "max_minutes", "auto_start", "check")
 is absent), so a rescan clears a tag the user removed instead of keeping its old value."""
 
 
-def _file_findings(repo: Path, rel_path: str, text: str, result: ScanResult) -> None:
+def _file_findings(repo: Path, rel_path: str, text: str, result: FileResult) -> None:
     """Add the findings and grammar warnings of one TODO file to result."""
     parsed = parse_todo(text)
     result.warnings.extend(
@@ -57,23 +58,57 @@ def _file_findings(repo: Path, rel_path: str, text: str, result: ScanResult) -> 
         ))
 
 
-def scan_todo_files(repo: Path, *, max_bytes: int = 1_000_000) -> ScanResult:
-    """Every item of the repository's TODO files; unreadable files become warnings."""
+def add_file_result(result: ScanResult, repo_id: str, rel_path: str, part: FileResult) -> None:
+    """Add what a scanner found in one file to the result of the scan."""
+    result.findings.extend(part.findings)
+    result.warnings.extend(part.warnings)
+    if part.skipped:
+        result.skipped_files.append((repo_id, rel_path))
+
+
+def skipped_file(rel_path: str, exc: InputError) -> tuple[FileResult, bool]:
+    """The result for a file that could not be read as text, and whether it may be cached:
+    not when the OS refused the read (permissions may change without touching the mtime)."""
+    part = FileResult(warnings=[f"{rel_path}: {exc.reason}"], skipped=True)
+    return part, not isinstance(exc.__cause__, OSError)
+
+
+def _read_todo_file(repo: Path, rel_path: str, max_bytes: int) -> tuple[FileResult, bool]:
+    """What one TODO file holds, and whether that may be cached."""
+    try:
+        text = read_text_file(repo / rel_path, max_bytes=max_bytes)
+    except InputError as exc:
+        return skipped_file(rel_path, exc)
+    part = FileResult()
+    _file_findings(repo, rel_path, text, part)
+    return part, True
+
+
+def scan_todo_files(repo: Path, *, max_bytes: int = 1_000_000,
+                    cache: FileCache | None = None) -> ScanResult:
+    """Every item of the repository's TODO files; unreadable files become warnings.
+
+    With a cache, a file whose stat (mtime, size, inode, ctime) is unchanged is not read again.
+    """
     if not repo.is_dir():
         problem = "is not a directory" if repo.exists() else "does not exist"
         raise InputError(f"repository path {problem}; pass an existing directory",
                          file=str(repo))
     repo = repo.resolve()
     result = ScanResult()
+    kind = f"todo_md:{max_bytes}"
     for rel in repo_files(repo):
         if rel.name not in TODO_NAMES:
             continue
         rel_path = rel.as_posix()
-        try:
-            text = read_text_file(repo / rel, max_bytes=max_bytes)
-        except InputError as exc:
-            result.warnings.append(f"{rel_path}: {exc.reason}")
-            result.skipped_files.append((str(repo), rel_path))
-            continue
-        _file_findings(repo, rel_path, text, result)
+        if cache is None:
+            part, _ = _read_todo_file(repo, rel_path, max_bytes)
+        else:
+            sig = file_signature(repo / rel)  # before the read: a later change shows next time
+            part = cache.lookup(kind, rel_path, sig)
+            if part is None:
+                part, cacheable = _read_todo_file(repo, rel_path, max_bytes)
+                if cacheable:
+                    cache.store(kind, rel_path, sig, part)
+        add_file_result(result, str(repo), rel_path, part)
     return result

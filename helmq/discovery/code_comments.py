@@ -6,7 +6,8 @@ import re
 from collections import Counter
 from pathlib import Path, PurePath
 
-from helmq.discovery.autodo_scan import OWNED_TAGS, TODO_NAMES
+from helmq.discovery.autodo_scan import OWNED_TAGS, TODO_NAMES, add_file_result, skipped_file
+from helmq.discovery.cache import FileCache, FileResult, file_signature
 from helmq.discovery.files import read_text_file, repo_files
 from helmq.discovery.result import ScanResult
 from helmq.domain.comments import CommentSyntax, scan_comments, syntax_for
@@ -63,7 +64,7 @@ def _syntax(path: Path, name: str) -> CommentSyntax | None:
 
 
 def _file_findings(repo_id: str, rel_path: str, text: str, syntax: CommentSyntax,
-                   result: ScanResult) -> None:
+                   result: FileResult) -> None:
     """Add a Finding for every marker in the comments of one file."""
     seen: Counter[tuple[str, str]] = Counter()
     for hit in scan_comments(text, syntax):
@@ -93,11 +94,31 @@ def _file_findings(repo_id: str, rel_path: str, text: str, syntax: CommentSyntax
         ))
 
 
-def scan_code_comments(repo: Path, *, max_bytes: int = 2_000_000) -> ScanResult:
+def _read_code_file(repo_id: str, path: Path, rel_path: str,
+                    max_bytes: int) -> tuple[FileResult, bool]:
+    """The markers in one file's comments, and whether that result may be cached."""
+    part = FileResult()
+    syntax = _syntax(path, path.name)
+    if syntax is None:
+        return part, True
+    try:
+        text = read_text_file(path, max_bytes=max_bytes)
+    except InputError as exc:
+        return skipped_file(rel_path, exc)
+    if not is_generated(path.name, text):
+        _file_findings(repo_id, rel_path, text, syntax, part)
+    return part, True
+
+
+def scan_code_comments(repo: Path, *, max_bytes: int = 2_000_000,
+                       cache: FileCache | None = None) -> ScanResult:
     """Every marker in the code comments of the repository's files (git-tracked and
     untracked-not-ignored; every file outside git). Files without a known comment syntax,
     vendored, generated and TODO files are passed over; binary, too big and non-UTF-8 files
-    are skipped with a warning and listed in `skipped_files`."""
+    are skipped with a warning and listed in `skipped_files`.
+
+    With a cache, a file whose stat (mtime, size, inode, ctime) is unchanged is not read again
+    (not even its `#!` line)."""
     if not repo.is_dir():
         problem = "is not a directory" if repo.exists() else "does not exist"
         raise InputError(f"repository path {problem}; pass an existing directory",
@@ -105,22 +126,21 @@ def scan_code_comments(repo: Path, *, max_bytes: int = 2_000_000) -> ScanResult:
     repo = repo.resolve()
     repo_id = str(repo)
     result = ScanResult()
+    kind = f"{SOURCE}:{max_bytes}"
     for rel in repo_files(repo):
         name = rel.name
         if name in TODO_NAMES or is_vendored(rel) or is_generated(name):
             continue
         path = repo / rel
-        syntax = _syntax(path, name)
-        if syntax is None:
-            continue
         rel_path = rel.as_posix()
-        try:
-            text = read_text_file(path, max_bytes=max_bytes)
-        except InputError as exc:
-            result.warnings.append(f"{rel_path}: {exc.reason}")
-            result.skipped_files.append((repo_id, rel_path))
-            continue
-        if is_generated(name, text):
-            continue
-        _file_findings(repo_id, rel_path, text, syntax, result)
+        if cache is None:
+            part, _ = _read_code_file(repo_id, path, rel_path, max_bytes)
+        else:
+            sig = file_signature(path)  # before the read: a later change shows next time
+            part = cache.lookup(kind, rel_path, sig)
+            if part is None:
+                part, cacheable = _read_code_file(repo_id, path, rel_path, max_bytes)
+                if cacheable:
+                    cache.store(kind, rel_path, sig, part)
+        add_file_result(result, repo_id, rel_path, part)
     return result

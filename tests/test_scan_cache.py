@@ -1,0 +1,246 @@
+"""The incremental rescan: files unchanged since the last scan (same mtime, size, inode) are
+not read again; their findings and warnings come from the per-repo scan cache."""
+
+from __future__ import annotations
+
+import builtins
+import io
+import json
+import logging
+import os
+import pathlib
+from pathlib import Path
+
+import pytest
+
+from helmq.discovery import autodo_scan as todo_module
+from helmq.discovery import code_comments as comments_module
+from helmq.discovery import files as files_module
+from helmq.discovery.cache import FileCache
+from helmq.discovery.registry import autodo_scan
+from tests.conftest import helmq_env, make_git_repo, run_helmq
+
+FILES = {
+    "TODO.md": "# Work\n\n- [ ] write the docs !p1\n- [ ] bad tag !p9\n- [x] ship it\n",
+    "docs/TODO.md": "- [ ] docs item\n",
+    "src/app.py": "x = 1  # TODO: tidy app\n# FIXME(ann): broken edge case\n",
+    "src/lib.js": "// HACK: remove this later\n",
+    "bin/deploy": "#!/usr/bin/env bash\necho hi # TODO: deploy check\n",
+    "notes.txt": "TODO: not a comment\n",
+}
+
+
+class ReadWatch:
+    """Records (and, when `forbid` is set, refuses) every read of a file under `root`."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
+        self.root = str(root.resolve())
+        self.reads: list[str] = []
+        self.forbid = False
+        real_read_text_file = files_module.read_text_file
+        real_open, real_io_open = builtins.open, io.open
+        real_path_open = pathlib.Path.open
+        real_read_bytes, real_read_text = pathlib.Path.read_bytes, pathlib.Path.read_text
+
+        def guard(path: object) -> None:
+            try:
+                resolved = str(Path(os.fsdecode(path)).resolve())  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                return
+            if resolved.startswith(self.root + os.sep):
+                rel = Path(resolved).relative_to(self.root).as_posix()
+                self.reads.append(rel)
+                if self.forbid:
+                    raise AssertionError(f"a cached rescan read {rel}")
+
+        def wrap(real):
+            def watched(first, *args, **kwargs):
+                guard(first)
+                return real(first, *args, **kwargs)
+            return watched
+
+        def watched_read_text_file(path, *, max_bytes):
+            guard(path)
+            return real_read_text_file(path, max_bytes=max_bytes)
+
+        for module in (files_module, todo_module, comments_module):
+            monkeypatch.setattr(module, "read_text_file", watched_read_text_file)
+        monkeypatch.setattr(builtins, "open", wrap(real_open))
+        monkeypatch.setattr(io, "open", wrap(real_io_open))
+        monkeypatch.setattr(pathlib.Path, "open", wrap(real_path_open))
+        monkeypatch.setattr(pathlib.Path, "read_bytes", wrap(real_read_bytes))
+        monkeypatch.setattr(pathlib.Path, "read_text", wrap(real_read_text))
+
+    def files(self) -> set[str]:
+        return set(self.reads)
+
+
+def summary(result) -> tuple:
+    return (result.findings, result.warnings, result.skipped_files, result.scanned)
+
+
+def touch_later(path: Path, text: str | bytes) -> None:
+    """Rewrite a file and move its mtime on, as an edit a while later would."""
+    before = path.stat().st_mtime_ns
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    later = before + 5_000_000_000
+    os.utime(path, ns=(later, later))
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return make_git_repo(tmp_path / "repo", FILES)
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "scan-cache"
+
+
+def test_a_rescan_of_an_unchanged_tree_reads_no_file(repo, cache_dir, monkeypatch):
+    uncached = autodo_scan([repo])
+    first = autodo_scan([repo], cache_dir=cache_dir)
+    assert summary(first) == summary(uncached)
+    assert {f.title for f in first.findings} >= {"write the docs", "docs item", "tidy app",
+                                                 "broken edge case", "remove this later",
+                                                 "deploy check"}
+    assert any("priority" in w for w in first.warnings)
+    assert len(list(cache_dir.glob("*.json"))) == 1
+
+    watch = ReadWatch(monkeypatch, repo)
+    watch.forbid = True
+    again = autodo_scan([repo], cache_dir=cache_dir)
+    assert summary(again) == summary(first)
+    assert watch.files() == set()
+
+
+def test_an_unchanged_rescan_does_not_rewrite_the_cache(repo, cache_dir):
+    autodo_scan([repo], cache_dir=cache_dir)
+    [path] = cache_dir.glob("*.json")
+    stamp = path.stat().st_mtime_ns, path.stat().st_ino
+    autodo_scan([repo], cache_dir=cache_dir)
+    assert (path.stat().st_mtime_ns, path.stat().st_ino) == stamp
+
+
+def test_only_a_changed_file_is_read_again(repo, cache_dir, monkeypatch):
+    autodo_scan([repo], cache_dir=cache_dir)
+    touch_later(repo / "src" / "app.py", "x = 1  # TODO: tidy app\n# TODO: a new one\n")
+    touch_later(repo / "TODO.md", "- [ ] write the docs !p1\n- [ ] added later\n")
+    watch = ReadWatch(monkeypatch, repo)
+    result = autodo_scan([repo], cache_dir=cache_dir)
+    assert watch.files() == {"src/app.py", "TODO.md"}
+    titles = {f.title for f in result.findings}
+    assert {"a new one", "added later", "docs item", "remove this later"} <= titles
+    assert "broken edge case" not in titles and "ship it" not in titles
+    assert not any("priority" in w for w in result.warnings)
+    assert summary(result) == summary(autodo_scan([repo]))
+
+
+def test_a_new_untracked_file_is_read_and_found(repo, cache_dir, monkeypatch):
+    autodo_scan([repo], cache_dir=cache_dir)
+    (repo / "src" / "new.py").write_text("# BUG: fresh\n", encoding="utf-8")
+    watch = ReadWatch(monkeypatch, repo)
+    result = autodo_scan([repo], cache_dir=cache_dir)
+    assert watch.files() == {"src/new.py"}
+    assert "fresh" in {f.title for f in result.findings}
+
+
+def test_a_deleted_file_loses_its_findings_and_its_cache_entry(repo, cache_dir, monkeypatch):
+    autodo_scan([repo], cache_dir=cache_dir)
+    (repo / "src" / "lib.js").unlink()
+    (repo / "docs" / "TODO.md").unlink()
+    watch = ReadWatch(monkeypatch, repo)
+    watch.forbid = True
+    result = autodo_scan([repo], cache_dir=cache_dir)
+    titles = {f.title for f in result.findings}
+    assert "remove this later" not in titles and "docs item" not in titles
+    assert "tidy app" in titles
+    [path] = cache_dir.glob("*.json")
+    cached = json.loads(path.read_text(encoding="utf-8"))["entries"]
+    listed = {rel for files in cached.values() for rel in files}
+    assert "src/lib.js" not in listed and "docs/TODO.md" not in listed
+    assert "src/app.py" in listed
+
+
+def test_a_corrupt_cache_is_a_warning_and_a_full_rescan(repo, cache_dir, caplog):
+    expected = summary(autodo_scan([repo]))
+    autodo_scan([repo], cache_dir=cache_dir)
+    [path] = cache_dir.glob("*.json")
+    path.write_text('{"format": 1, "entries": [', encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="helmq.discovery.cache"):
+        result = autodo_scan([repo], cache_dir=cache_dir)
+    assert summary(result) == expected
+    assert any("corrupt" in r.getMessage() for r in caplog.records)
+    json.loads(path.read_text(encoding="utf-8"))  # rebuilt, valid again
+    assert FileCache(cache_dir, repo).lookup(
+        "todo_md:1000000", "TODO.md", None) is None  # no signature, no hit
+
+
+@pytest.mark.parametrize("garbage", ['{"entries": {"x": 3}}', "[]", "\0\0\0"])
+def test_a_cache_of_the_wrong_shape_is_ignored(repo, cache_dir, caplog, garbage):
+    expected = summary(autodo_scan([repo]))
+    cache_dir.mkdir(parents=True)
+    (cache_dir / FileCache(cache_dir, repo).path.name).write_text(garbage, encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="helmq.discovery.cache"):
+        assert summary(autodo_scan([repo], cache_dir=cache_dir)) == expected
+    assert caplog.records
+
+
+def test_a_binary_todo_file_stays_skipped_on_the_cached_rescan(tmp_path, cache_dir,
+                                                              monkeypatch):
+    repo = make_git_repo(tmp_path / "repo", {"src/a.py": "# TODO: code\n"})
+    (repo / "TODO.md").write_bytes(b"- [ ] binary\0\0\n")
+    (repo / "src" / "b.c").write_bytes(b"// TODO: binary c\n\0\0")
+    first = autodo_scan([repo], cache_dir=cache_dir)
+    root = str(repo.resolve())
+    assert sorted(first.skipped_files) == [(root, "TODO.md"), (root, "src/b.c")]
+    assert len(first.warnings) == 2
+    watch = ReadWatch(monkeypatch, repo)
+    watch.forbid = True
+    again = autodo_scan([repo], cache_dir=cache_dir)
+    assert summary(again) == summary(first)
+
+
+def test_a_changed_size_limit_reads_the_files_again(repo, cache_dir, monkeypatch):
+    autodo_scan([repo], cache_dir=cache_dir)
+    watch = ReadWatch(monkeypatch, repo)
+    small = todo_module.scan_todo_files(repo, max_bytes=20,
+                                        cache=FileCache(cache_dir, repo))
+    assert watch.files() == {"TODO.md", "docs/TODO.md"}
+    assert [rel for _, rel in small.skipped_files] == ["TODO.md"]
+
+
+def test_an_unreadable_file_is_not_cached(repo, cache_dir, monkeypatch):
+    # Given a file that cannot be opened during the first scan (a permission error; the
+    # tests run as root, which chmod cannot stop, so the open itself is made to fail)
+    path = (repo / "src" / "app.py").resolve()
+    real_open = Path.open
+
+    def refuse(self, *args, **kwargs):
+        if self.resolve() == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(Path, "open", refuse)
+        first = autodo_scan([repo], cache_dir=cache_dir)
+    assert any(rel == "src/app.py" for _, rel in first.skipped_files)
+
+    # When it is readable again, then the rescan reads it (the failure was not cached)
+    again = autodo_scan([repo], cache_dir=cache_dir)
+    assert "tidy app" in {f.title for f in again.findings}
+
+
+def test_helmq_scan_keeps_its_cache_in_the_state_dir(tmp_path):
+    repo = make_git_repo(tmp_path / "repo", FILES)
+    env = helmq_env(tmp_path)
+    out = run_helmq(["scan", "--repo", str(repo), "--json"], env)
+    assert out.returncode == 0, out.stderr
+    assert len(list((tmp_path / "state" / "scan-cache").glob("*.json"))) == 1
+    again = run_helmq(["scan", "--repo", str(repo), "--json"], env)
+    assert again.returncode == 0, again.stderr
+    [scan] = json.loads(again.stdout)
+    assert scan["new"] == 0 and scan["gone"] == 0
