@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
 from pathlib import Path
 
 from helmq.discovery.cache import FileCache, FileResult, file_signature
 from helmq.discovery.files import read_text_file, repo_files
 from helmq.discovery.result import ScanResult
-from helmq.domain.fingerprint import fingerprint, item_key, normalize_title
+from helmq.domain.fingerprint import Occurrences, fingerprint, item_key, normalize_title
 from helmq.domain.model import Finding, Recurrence
 from helmq.domain.todo_grammar import parse_todo
 from helmq.errors import InputError
@@ -29,13 +28,10 @@ def _file_findings(repo: Path, rel_path: str, text: str, result: FileResult) -> 
         for warning in parsed.warnings
     )
     repo_id = str(repo)
-    seen: Counter[str] = Counter()
+    occurrence = Occurrences()
     for entry in parsed.entries:
         title_id = normalize_title(entry.title)
-        seen[title_id] += 1
-        # The same title twice in one file: the later ones are told apart by occurrence.
-        occurrence = () if seen[title_id] == 1 else (f"#{seen[title_id]}",)
-        fp = fingerprint(repo_id, rel_path, title_id, *occurrence)
+        fp = fingerprint(repo_id, rel_path, title_id, *occurrence(title_id))
         result.findings.append(Finding(
             fingerprint=fp,
             item_key=item_key(entry.title, fp),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
 from pathlib import Path, PurePath
 
 from helmq.discovery.autodo_scan import OWNED_TAGS, TODO_NAMES, add_file_result, skipped_file
@@ -11,7 +10,7 @@ from helmq.discovery.cache import FileCache, FileResult, file_signature
 from helmq.discovery.files import read_text_file, repo_files
 from helmq.discovery.result import ScanResult
 from helmq.domain.comments import CommentSyntax, scan_comments, syntax_for
-from helmq.domain.fingerprint import fingerprint, item_key, normalize_title
+from helmq.domain.fingerprint import Occurrences, fingerprint, item_key, normalize_title
 from helmq.domain.model import Finding
 from helmq.errors import InputError
 
@@ -66,14 +65,11 @@ def _syntax(path: Path, name: str) -> CommentSyntax | None:
 def _file_findings(repo_id: str, rel_path: str, text: str, syntax: CommentSyntax,
                    result: FileResult) -> None:
     """Add a Finding for every marker in the comments of one file."""
-    seen: Counter[tuple[str, str]] = Counter()
+    occurrence = Occurrences()
     for hit in scan_comments(text, syntax):
         title_id = normalize_title(hit.text)
-        seen[hit.marker, title_id] += 1
-        count = seen[hit.marker, title_id]
-        # The same comment twice in one file: the later ones are told apart by occurrence.
-        occurrence = () if count == 1 else (f"#{count}",)
-        fp = fingerprint(repo_id, rel_path, hit.marker, title_id, *occurrence)
+        fp = fingerprint(repo_id, rel_path, hit.marker, title_id,
+                         *occurrence(hit.marker, title_id))
         result.findings.append(Finding(
             fingerprint=fp,
             item_key=item_key(hit.text, fp),

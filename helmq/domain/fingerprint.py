@@ -40,3 +40,16 @@ def slug(text: str) -> str:
 def item_key(title: str, fp: str) -> str:
     """A readable unique key that is a valid git branch component: `<slug>-<fp[:8]>`."""
     return f"{slug(title) or 'item'}-{fp[:8]}"
+
+
+class Occurrences:
+    """Tells identical entries of one file apart: the second and later get a `#n` part, so
+    the first keeps the fingerprint it had before a duplicate appeared."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, ...], int] = {}
+
+    def __call__(self, *key: str) -> tuple[str, ...]:
+        """The extra fingerprint parts for the next entry with this key."""
+        n = self._seen[key] = self._seen.get(key, 0) + 1
+        return () if n == 1 else (f"#{n}",)
