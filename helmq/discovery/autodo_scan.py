@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
-from helmq.discovery.cache import FileCache, FileResult, file_signature
-from helmq.discovery.files import read_text_file, repo_files
+from helmq.discovery.cache import FileCache, FileResult, read_through
+from helmq.discovery.files import existing_repo, read_text_file, repo_files
 from helmq.discovery.result import ScanResult
 from helmq.domain.fingerprint import Occurrences, fingerprint, item_key, normalize_title
 from helmq.domain.model import Finding, Recurrence
@@ -81,30 +82,21 @@ def _read_todo_file(repo: Path, rel_path: str, max_bytes: int) -> tuple[FileResu
 
 
 def scan_todo_files(repo: Path, *, max_bytes: int = 1_000_000,
-                    cache: FileCache | None = None) -> ScanResult:
+                    cache: FileCache | None = None,
+                    files: Sequence[Path] | None = None) -> ScanResult:
     """Every item of the repository's TODO files; unreadable files become warnings.
 
     With a cache, a file whose stat (mtime, size, inode, ctime) is unchanged is not read again.
+    `files` is the repo's file list when the caller already has it (see `repo_files`).
     """
-    if not repo.is_dir():
-        problem = "is not a directory" if repo.exists() else "does not exist"
-        raise InputError(f"repository path {problem}; pass an existing directory",
-                         file=str(repo))
-    repo = repo.resolve()
+    repo = existing_repo(repo)
     result = ScanResult()
     kind = f"todo_md:{max_bytes}"
-    for rel in repo_files(repo):
+    for rel in repo_files(repo) if files is None else files:
         if rel.name not in TODO_NAMES:
             continue
         rel_path = rel.as_posix()
-        if cache is None:
-            part, _ = _read_todo_file(repo, rel_path, max_bytes)
-        else:
-            sig = file_signature(repo / rel)  # before the read: a later change shows next time
-            part = cache.lookup(kind, rel_path, sig)
-            if part is None:
-                part, cacheable = _read_todo_file(repo, rel_path, max_bytes)
-                if cacheable:
-                    cache.store(kind, rel_path, sig, part)
+        part = read_through(cache, kind, rel_path, repo / rel,
+                            lambda rel_path=rel_path: _read_todo_file(repo, rel_path, max_bytes))
         add_file_result(result, str(repo), rel_path, part)
     return result

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,3 +164,18 @@ class FileCache:
             "skipped": result.skipped,
         }
         self._dirty = True
+
+
+def read_through(cache: FileCache | None, kind: str, rel: str, path: Path,
+                 read: Callable[[], tuple[FileResult, bool]]) -> FileResult:
+    """One file's result: from the cache when its stat is unchanged, else `read()` (whose
+    second value says whether the result may be cached)."""
+    if cache is None:
+        return read()[0]
+    sig = file_signature(path)  # before the read: a change during it shows next time
+    part = cache.lookup(kind, rel, sig)
+    if part is None:
+        part, cacheable = read()
+        if cacheable:
+            cache.store(kind, rel, sig, part)
+    return part

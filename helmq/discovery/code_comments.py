@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path, PurePath
 
 from helmq.discovery.autodo_scan import OWNED_TAGS, TODO_NAMES, add_file_result, skipped_file
-from helmq.discovery.cache import FileCache, FileResult, file_signature
-from helmq.discovery.files import read_text_file, repo_files
+from helmq.discovery.cache import FileCache, FileResult, read_through
+from helmq.discovery.files import existing_repo, read_text_file, repo_files
 from helmq.discovery.result import ScanResult
 from helmq.domain.comments import CommentSyntax, scan_comments, syntax_for
 from helmq.domain.fingerprint import Occurrences, fingerprint, item_key, normalize_title
@@ -107,36 +108,28 @@ def _read_code_file(repo_id: str, path: Path, rel_path: str,
 
 
 def scan_code_comments(repo: Path, *, max_bytes: int = 2_000_000,
-                       cache: FileCache | None = None) -> ScanResult:
+                       cache: FileCache | None = None,
+                       files: Sequence[Path] | None = None) -> ScanResult:
     """Every marker in the code comments of the repository's files (git-tracked and
     untracked-not-ignored; every file outside git). Files without a known comment syntax,
     vendored, generated and TODO files are passed over; binary, too big and non-UTF-8 files
     are skipped with a warning and listed in `skipped_files`.
 
     With a cache, a file whose stat (mtime, size, inode, ctime) is unchanged is not read again
-    (not even its `#!` line)."""
-    if not repo.is_dir():
-        problem = "is not a directory" if repo.exists() else "does not exist"
-        raise InputError(f"repository path {problem}; pass an existing directory",
-                         file=str(repo))
-    repo = repo.resolve()
+    (not even its `#!` line). `files` is the repo's file list when the caller has it."""
+    repo = existing_repo(repo)
     repo_id = str(repo)
     result = ScanResult()
     kind = f"{SOURCE}:{max_bytes}"
-    for rel in repo_files(repo):
+    for rel in repo_files(repo) if files is None else files:
         name = rel.name
         if name in TODO_NAMES or is_vendored(rel) or is_generated(name):
             continue
         path = repo / rel
         rel_path = rel.as_posix()
-        if cache is None:
-            part, _ = _read_code_file(repo_id, path, rel_path, max_bytes)
-        else:
-            sig = file_signature(path)  # before the read: a later change shows next time
-            part = cache.lookup(kind, rel_path, sig)
-            if part is None:
-                part, cacheable = _read_code_file(repo_id, path, rel_path, max_bytes)
-                if cacheable:
-                    cache.store(kind, rel_path, sig, part)
+        part = read_through(
+            cache, kind, rel_path, path,
+            lambda path=path, rel_path=rel_path: _read_code_file(repo_id, path, rel_path,
+                                                                 max_bytes))
         add_file_result(result, repo_id, rel_path, part)
     return result

@@ -55,6 +55,15 @@ def _walked_files(root: Path) -> list[Path]:
     return sorted(found)
 
 
+def existing_repo(repo: Path) -> Path:
+    """`repo` resolved; `InputError` when it is not an existing directory."""
+    if not repo.is_dir():
+        problem = "is not a directory" if repo.exists() else "does not exist"
+        raise InputError(f"repository path {problem}; pass an existing directory",
+                         file=str(repo))
+    return repo.resolve()
+
+
 def repo_files(root: Path) -> list[Path]:
     """The files discovery may read under root, relative to it; .gitignore is honoured."""
     return _git_files(root) if _in_git_work_tree(root) else _walked_files(root)

@@ -9,6 +9,7 @@ from helmq.discovery.autodo_scan import scan_todo_files
 from helmq.discovery.cache import FileCache
 from helmq.discovery.code_comments import SOURCE as COMMENT_SOURCE
 from helmq.discovery.code_comments import scan_code_comments
+from helmq.discovery.files import existing_repo, repo_files
 from helmq.discovery.result import ScanResult
 from helmq.errors import InputError
 
@@ -27,7 +28,10 @@ def autodo_scan(repos: Sequence[Path], *, cache_dir: Path | None = None) -> Scan
     for repo in repos:
         try:
             cache = FileCache(cache_dir, repo) if cache_dir is not None else None
-            parts = [scan_todo_files(repo, cache=cache), scan_code_comments(repo, cache=cache)]
+            # One listing (git ls-files) serves both scanners.
+            files = repo_files(existing_repo(repo))
+            parts = [scan_todo_files(repo, cache=cache, files=files),
+                     scan_code_comments(repo, cache=cache, files=files)]
         except InputError as exc:
             merged.warnings.append(str(exc))
             continue
