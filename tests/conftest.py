@@ -104,6 +104,23 @@ def git(cwd: Path, *args: str) -> str:
     ).stdout
 
 
+def git_repo(path: Path) -> Path:
+    """An empty git repository at `path` (nothing committed)."""
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q")
+    return path
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    """Write `text` to `path`, creating its folders; bytes are written as they are."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
 def make_git_repo(root: Path, files: dict[str, str]) -> Path:
     """A git repository at `root` with `files` committed on `main`."""
     root.mkdir(parents=True, exist_ok=True)

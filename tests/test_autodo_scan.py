@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import git, git_repo, write
 
 from helmq.discovery.autodo_scan import TODO_NAMES, scan_todo_files
 from helmq.discovery.files import read_text_file, repo_files
@@ -20,24 +21,7 @@ from helmq.errors import InputError
 CORPUS = Path(__file__).parent / "corpus" / "todo-md"
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
-                          check=True).stdout
 
-
-def git_repo(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    git(path, "init", "-q")
-    return path
-
-
-def write(path: Path, text: str | bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    return path
 
 
 def titles(result) -> list[tuple[str, str]]:

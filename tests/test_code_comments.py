@@ -3,12 +3,10 @@ directories and git repositories."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
+from conftest import git, git_repo, write
 
 from helmq.discovery.autodo_scan import OWNED_TAGS
 from helmq.discovery.code_comments import SOURCE, scan_code_comments
@@ -16,33 +14,6 @@ from helmq.domain import comments as c
 from helmq.domain.comments import CommentHit, scan_comments, syntax_for
 from helmq.domain.fingerprint import fingerprint, item_key
 from helmq.errors import InputError
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Test User",
-    "GIT_AUTHOR_EMAIL": "user@example.com",
-    "GIT_COMMITTER_NAME": "Test User",
-    "GIT_COMMITTER_EMAIL": "user@example.com",
-}
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
-                          check=True, env={**os.environ, **GIT_ENV}).stdout
-
-
-def git_repo(path: Path) -> Path:
-    path.mkdir(parents=True)
-    git(path, "init", "-q")
-    return path
-
-
-def write(path: Path, text: str | bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    return path
 
 
 def titles(text: str, filename: str) -> list[tuple[str, str]]:
