@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from helmq.domain.fingerprint import is_safe_key
 from helmq.domain.model import IN_FLIGHT, Recurrence, Status
 from helmq.errors import QueueImportError
 
@@ -48,7 +49,6 @@ _STATUS_ALIASES = {
 _PRIORITY_WORDS = {"high": 1, "medium": 2, "low": 3}
 _PRIORITY_TAG = re.compile(r"[pP]?(\d+)")
 _COLUMNS = frozenset({"id", "priority", "status", "source_file", "recurrence", "last_completed"})
-_BRANCH_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -169,17 +169,10 @@ def _item_key(raw: Any) -> str:
     key = str(raw).strip()
     if not key:
         raise _BadEntry("id must not be empty")
-    if _branch_safe(key):
+    if is_safe_key(key):
         return key
     slug = _UNSAFE_RUN.sub("-", key).replace("..", "-")[:60].strip("-.")
     return f"{slug}-{_sha256(str(raw))[:8]}" if slug else f"item-{_sha256(str(raw))[:8]}"
-
-
-def _branch_safe(key: str) -> bool:
-    # the subset of `git check-ref-format` rules a single path component can break
-    return (
-        bool(_BRANCH_SAFE.fullmatch(key)) and ".." not in key and not key.endswith((".", ".lock"))
-    )
 
 
 def _priority(raw: Any) -> int | None:

@@ -311,3 +311,13 @@ def test_unreadable_file_raises(tmp_path: Path) -> None:
     with pytest.raises(QueueImportError, match="cannot read queue file") as caught:
         parse_queue(tmp_path / "missing.yaml")
     assert caught.value.file == str(tmp_path / "missing.yaml")
+
+
+def test_an_id_too_long_for_a_branch_and_the_key_column_is_shortened(tmp_path: Path) -> None:
+    # 250 safe characters: a valid git name, but over the 200 the worktree and the
+    # item_key column allow, so it is slugified to a short stable key like any unsafe id
+    raw = "a" * 250
+    record = only(tmp_path, f"- {{id: {raw}, title: A}}\n")
+    assert len(record.item_key) <= 200
+    assert record.item_key == only(tmp_path, f"- {{id: {raw}, title: A}}\n").item_key
+    assert record.data["id"] == raw

@@ -53,3 +53,13 @@ class Occurrences:
         """The extra fingerprint parts for the next entry with this key."""
         n = self._seen[key] = self._seen.get(key, 0) + 1
         return () if n == 1 else (f"#{n}",)
+
+
+_SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+
+
+def is_safe_key(key: str) -> bool:
+    """Whether `key` can name both a `helmq/<key>` branch and a directory, and fits the
+    item_key column: letters, digits, `.`, `_`, `-`, at most 200 characters, none of the
+    forms `git check-ref-format` rejects in one component."""
+    return bool(_SAFE_KEY.fullmatch(key)) and ".." not in key and not key.endswith((".", ".lock"))

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from helmq.domain.fingerprint import is_safe_key
 from helmq.errors import WorktreeError
 from helmq.proc import run_bounded
 
@@ -40,7 +41,6 @@ _REDIRECTING_ENV = (
 # or act on other checkouts. helmq's branches are gated by its own review instead.
 _UNATTENDED = ("-c", "core.hooksPath=/dev/null", "-c", "commit.gpgsign=false")
 # The key becomes both a branch name and a directory name: no separators, no leading dash.
-_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 # A commit id as helmq records it; anything else (say `--output=FILE`) never reaches git.
 _SHA = re.compile(r"[0-9a-f]{7,64}")
 
@@ -158,7 +158,7 @@ def prepare_worktree(
     now, not as it was when the branch was made. The old branch is deleted when the user's
     HEAD already contains it, else kept as `helmq/<item_key>-prev-<sha>`.
     """
-    if not _KEY.fullmatch(item_key) or ".." in item_key or item_key.endswith((".lock", ".")):
+    if not is_safe_key(item_key):
         raise WorktreeError(
             f"item key {item_key!r} cannot name a branch and a directory; "
             "use letters, digits, '.', '_' and '-'"
