@@ -12,7 +12,7 @@ from sqlalchemy.engine import RowMapping
 from helmq.domain.model import Finding, Status
 from helmq.errors import FingerprintConflict
 from helmq.store.rows import SCAN_LOCK_KEY, RepositoryBase, ScanCounts, json_patch
-from helmq.store.schema import utcnow, work_items
+from helmq.store.schema import scans, utcnow, work_items
 
 GONE_FROM = "gone_from"
 """The `data` key that keeps the status an item had when discovery marked it gone."""
@@ -97,6 +97,27 @@ class DiscoveryQueries(RepositoryBase):
                 self._mark_gone(conn, row, now)
                 counts.gone += 1
         return counts
+
+    def record_scan(
+        self,
+        job: str,
+        strategy: str,
+        *,
+        started_at: datetime,
+        repos: Sequence[str],
+        counts: ScanCounts,
+        warnings: Sequence[str],
+        finished_at: datetime | None = None,
+    ) -> int:
+        """Record that `job` ran discovery: the one row an unchanged rescan writes."""
+        with self.engine.begin() as conn:
+            return conn.execute(
+                insert(scans)
+                .values(job=job, strategy=strategy, started_at=started_at,
+                        finished_at=finished_at or utcnow(), repos=list(repos),
+                        counts=counts.as_dict(), warnings=list(warnings))
+                .returning(scans.c.id)
+            ).scalar_one()
 
     def _mark_gone(self, conn: Connection, row: RowMapping, now: datetime) -> None:
         """Mark an item gone, remembering its status so that a return can restore it."""

@@ -24,7 +24,7 @@ from helmq.store.rows import (
     ScanCounts,
     to_item,
 )
-from helmq.store.schema import item_events, stage_runs, work_items
+from helmq.store.schema import item_events, scans, stage_runs, work_items
 
 __all__ = [
     "DISPATCH_LOCK_KEY",
@@ -50,6 +50,14 @@ class Repository(DiscoveryQueries, PipelineQueries):
                 q = q.where(work_items.c.item_key == ref).order_by(work_items.c.id.desc())
             row = conn.execute(q).mappings().first()
         return to_item(row) if row else None
+
+    def recent_scans(self, job: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest discovery passes, newest first (of one job, or of all)."""
+        query = select(scans).order_by(scans.c.id.desc()).limit(limit)
+        if job is not None:
+            query = query.where(scans.c.job == job)
+        with self._reading() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
 
     def list_items(
         self,

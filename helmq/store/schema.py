@@ -134,3 +134,19 @@ stage_runs = Table(
     Column("detail", JsonData),
     Index(None, "item_id", "id"),
 )
+
+scans = Table(
+    "scans",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("job", String(100), nullable=False),
+    Column("strategy", String(50), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False, default=utcnow),
+    Column("finished_at", UTCDateTime(), nullable=False, default=utcnow),
+    Column("repos", JsonData, nullable=False, default=list),
+    Column("counts", JsonData, nullable=False, default=dict),
+    Column("warnings", JsonData, nullable=False, default=list),
+    Index(None, "job", "id"),
+)
+"""One row per discovery pass of a job: when, over which repos, what it changed. An unchanged
+rescan writes this row and nothing else."""
