@@ -83,9 +83,9 @@ def cmd_db_upgrade(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_scan(app: App, args: argparse.Namespace) -> int:
-    from helmq.scanning import scan_jobs
+    from helmq.scanning import scan_with_progress
 
-    scans = scan_jobs(app.repo, app.jobs, repos=app.repos(args.repo), only=args.job,
+    scans = scan_with_progress(app.repo, app.jobs, repos=app.repos(args.repo), only=args.job,
                       cache_dir=app.settings.scan_cache_dir)
     data = [s.as_dict() for s in scans]
 

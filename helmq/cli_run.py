@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from helmq.dispatcher import dispatch_tick
 from helmq.domain.model import QUEUES, Status
 from helmq.errors import ConfigError
-from helmq.scanning import JobScan, scan_jobs
+from helmq.scanning import JobScan, scan_with_progress
 from helmq.settings import Settings
 from helmq.views import item_json
 from tasks import runtime
@@ -169,7 +169,7 @@ def run_once(app: App, *, repos: Sequence[Path], limit: int | None, ignore_idle:
              timeout: float) -> RunResult:
     """Scan, then dispatch and wait until every eligible item has settled."""
     celery_app = _prepare(app, repos)
-    result = RunResult(scans=scan_jobs(app.repo, app.jobs, repos=repos,
+    result = RunResult(scans=scan_with_progress(app.repo, app.jobs, repos=repos,
                                        cache_dir=app.settings.scan_cache_dir))
     worker = EmbeddedWorker(celery_app) if app.settings.embedded else None
     touched: set[int] = set()
@@ -230,7 +230,7 @@ def _serve(app: App, celery_app: Celery, worker: EmbeddedWorker, repos: list[Pat
     try:
         _recover(app, celery_app, "left in flight by an earlier run")
         # Beat's first interval only ends later: scan now, then dispatch what it found.
-        for scan in scan_jobs(app.repo, app.jobs, repos=repos,
+        for scan in scan_with_progress(app.repo, app.jobs, repos=repos,
                               cache_dir=app.settings.scan_cache_dir):
             print(f"helmq up: scan {scan.job}: {scan.counts.new} new, {scan.counts.gone} gone",
                   file=sys.stderr)

@@ -10,7 +10,7 @@ from typing import Any, NoReturn
 
 import yaml
 
-from helmq.domain.model import Stage
+from helmq.domain.model import Recurrence, Stage
 from helmq.errors import ConfigError
 
 BUILTIN_SOURCE = "<built-in>"
@@ -49,11 +49,38 @@ class Budget:
 
 
 @dataclass(frozen=True)
+class ConventionRule:
+    """One `conventions` rule: exactly one of forbid, require_file and max_lines is set."""
+
+    name: str
+    forbid: str | None = None
+    """A regular expression that must not match any line of the files."""
+    require_file: str | None = None
+    """A repo-relative path that must exist."""
+    max_lines: int | None = None
+    """The most lines a file may have."""
+    files: tuple[str, ...] = ("*",)
+    """Globs the rule applies to: without a `/` they match the file name, else the whole path."""
+    exclude: tuple[str, ...] = ()
+    message: str = ""
+    repos: tuple[Path, ...] = ()
+    """The repos the rule applies to; empty means every repo the job scans."""
+
+    @property
+    def kind(self) -> str:
+        return "forbid" if self.forbid else "require_file" if self.require_file else "max_lines"
+
+
+@dataclass(frozen=True)
 class Discovery:
-    """Which discovery strategy finds a job's items, and how often it runs (seconds)."""
+    """Which discovery strategy finds a job's items, how often it runs (seconds), and options."""
 
     strategy: str
     interval: int = 3600
+    recurrence: Recurrence | None = None
+    """Given to every item the strategy finds that does not set its own."""
+    rules: tuple[ConventionRule, ...] = ()
+    """The `conventions` strategy's rules."""
 
 
 @dataclass(frozen=True)
@@ -291,11 +318,84 @@ class _Reader:
     def discovery(self, path: KeyPath, value: Any) -> Discovery | None:
         if value is None:
             return None
-        converters = {"interval": self.interval, "strategy": self.strategy}
+        converters = {"interval": self.interval, "strategy": self.strategy,
+                      "recurrence": self.recurrence, "rules": self.rules}
         fields = self.mapping(path, value, tuple(converters), "discovery settings")
         if "strategy" not in fields:
             self.fail(path + ("strategy",), "missing key 'strategy' (a discovery strategy name)")
-        return Discovery(**self.convert(path, fields, converters))
+        found = self.convert(path, fields, converters)
+        if "rules" in found and found["strategy"] != "conventions":
+            self.fail(path + ("rules",), "only the conventions strategy takes rules", at_key=True)
+        if found["strategy"] == "conventions" and not found.get("rules"):
+            self.fail(path + ("rules",), "the conventions strategy needs a list of rules "
+                      "(each with a name and one of forbid, require_file, max_lines)")
+        return Discovery(**found)
+
+    def recurrence(self, path: KeyPath, value: Any) -> Recurrence:
+        try:
+            return Recurrence(value)
+        except ValueError:
+            options = ", ".join(r.value for r in Recurrence)
+            self.fail(path, f"expected one of: {options}, got {_show(value)}")
+
+    def rules(self, path: KeyPath, value: Any) -> tuple[ConventionRule, ...]:
+        if not isinstance(value, list) or not value:
+            self.fail(path, f"expected a non-empty list of rules, got {_show(value)}")
+        out = [self.rule(path + (i,), raw) for i, raw in enumerate(value)]
+        names = [rule.name for rule in out]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                self.fail(path + (i, "name"), f"rule name {name!r} is used twice")
+        return tuple(out)
+
+    def rule(self, path: KeyPath, value: Any) -> ConventionRule:
+        converters: dict[str, Callable[..., Any]] = {
+            "name": self.rule_name, "forbid": self.regex, "require_file": self.relative_path,
+            "max_lines": self.positive, "files": self.globs, "exclude": self.globs,
+            "message": self.string, "repos": self.repos,
+        }
+        fields = self.mapping(path, value, tuple(converters), "a conventions rule")
+        if "name" not in fields:
+            self.fail(path + ("name",), "missing key 'name' (what findings of the rule are called)")
+        kinds = [k for k in ("forbid", "require_file", "max_lines") if k in fields]
+        if len(kinds) != 1:
+            self.fail(path, "a rule needs exactly one of forbid, require_file, max_lines"
+                      + (f" (it has {', '.join(kinds)})" if kinds else ""))
+        return ConventionRule(**self.convert(path, fields, converters))
+
+    def rule_name(self, path: KeyPath, value: Any) -> str:
+        if not isinstance(value, str) or not _JOB_NAME.fullmatch(value):
+            self.fail(path, f"expected a rule name of letters, digits, '_' and '-', "
+                      f"got {_show(value)}")
+        return value
+
+    def regex(self, path: KeyPath, value: Any) -> str:
+        pattern = self.string(path, value)
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            self.fail(path, f"invalid regular expression: {exc}")
+        return pattern
+
+    def relative_path(self, path: KeyPath, value: Any) -> str:
+        name = self.string(path, value).strip()
+        parts = Path(name).parts
+        if not name or Path(name).is_absolute() or ".." in parts:
+            self.fail(path, f"expected a path inside the repo (no '..', not absolute), "
+                      f"got {_show(value)}")
+        return Path(name).as_posix()
+
+    def positive(self, path: KeyPath, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            self.fail(path, f"expected a whole number > 0, got {_show(value)}")
+        return value
+
+    def globs(self, path: KeyPath, value: Any) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(g, str) and g for g in value):
+            self.fail(path, f"expected a glob or a list of globs, got {_show(value)}")
+        return tuple(value)
 
     def strategy(self, path: KeyPath, value: Any) -> str:
         name = self.string(path, value)

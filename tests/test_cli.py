@@ -29,6 +29,7 @@ def scan(env: dict[str, str], repo: Path) -> dict:
     out = run_helmq(["scan", "--repo", str(repo), "--json"], env)
     assert out.returncode == 0, out.stderr
     [job] = json.loads(out.stdout)
+    assert job.pop("seconds") >= 0
     return job
 
 

@@ -134,7 +134,7 @@ MALFORMED = [
         """,
         5,
         "jobs.codebase_maintenance.discovery.intervl",
-        "unknown key 'intervl' (expected one of: interval, strategy)",
+        "unknown key 'intervl' (expected one of: interval, recurrence, rules, strategy)",
     ),
     (
         """\

@@ -239,7 +239,7 @@ def test_helmq_scan_keeps_its_cache_in_the_state_dir(tmp_path):
     env = helmq_env(tmp_path)
     out = run_helmq(["scan", "--repo", str(repo), "--json"], env)
     assert out.returncode == 0, out.stderr
-    assert len(list((tmp_path / "state" / "scan-cache").glob("*.json"))) == 1
+    assert len(list((tmp_path / "state" / "scan-cache").glob("*/*.json"))) == 1
     again = run_helmq(["scan", "--repo", str(repo), "--json"], env)
     assert again.returncode == 0, again.stderr
     [scan] = json.loads(again.stdout)

@@ -9,29 +9,34 @@ from helmq.discovery.autodo_scan import scan_todo_files
 from helmq.discovery.cache import FileCache
 from helmq.discovery.code_comments import SOURCE as COMMENT_SOURCE
 from helmq.discovery.code_comments import scan_code_comments
+from helmq.discovery.conventions import SOURCE as CONVENTIONS_SOURCE
+from helmq.discovery.conventions import check_repo
 from helmq.discovery.files import existing_repo, repo_files
 from helmq.discovery.result import ScanResult
 from helmq.errors import InputError
+from helmq.jobs import Discovery
 
 Strategy = Callable[..., ScanResult]
-"""Called with the repos, and optionally `cache_dir=`: where it may keep a per-file cache."""
+"""Called with the repos, and optionally `cache_dir=` (where it may keep a per-file cache)
+and `discovery=` (the job's discovery settings, for strategies that take options)."""
+
+RepoScan = Callable[[Path, FileCache | None, list[Path]], list[ScanResult]]
+"""What a strategy does in one readable repo: (repo, its cache, its files) -> results."""
 
 
-def autodo_scan(repos: Sequence[Path], *, cache_dir: Path | None = None) -> ScanResult:
-    """TODO.md items and TODO/FIXME comments in code, in every repo.
+def each_repo(repos: Sequence[Path], cache_dir: Path | None, scan: RepoScan) -> ScanResult:
+    """Run `scan` over every repo and merge the results.
 
-    A repo that cannot be read is a warning, not a stop, and does not count as scanned.
-    With a cache_dir, files unchanged since the last scan (same mtime, size, inode, ctime) are not
+    A repo that cannot be read is a warning, not a stop, and does not count as scanned. With
+    a cache_dir, files unchanged since the last scan (same mtime, size, inode, ctime) are not
     read again: their findings come from a per-repo cache there.
     """
     merged = ScanResult(findings=[], warnings=[])
     for repo in repos:
         try:
             cache = FileCache(cache_dir, repo) if cache_dir is not None else None
-            # One listing (git ls-files) serves both scanners.
-            files = repo_files(existing_repo(repo))
-            parts = [scan_todo_files(repo, cache=cache, files=files),
-                     scan_code_comments(repo, cache=cache, files=files)]
+            root = existing_repo(repo)
+            parts = scan(root, cache, repo_files(root))  # one listing for every scanner
         except InputError as exc:
             merged.warnings.append(str(exc))
             continue
@@ -45,6 +50,27 @@ def autodo_scan(repos: Sequence[Path], *, cache_dir: Path | None = None) -> Scan
     return merged
 
 
-STRATEGIES: dict[str, Strategy] = {"autodo_scan": autodo_scan}
-SOURCES: dict[str, frozenset[str]] = {"autodo_scan": frozenset({"todo_md", COMMENT_SOURCE})}
+def autodo_scan(repos: Sequence[Path], *, cache_dir: Path | None = None,
+                discovery: Discovery | None = None) -> ScanResult:
+    """TODO.md items and TODO/FIXME comments in code, in every repo."""
+    return each_repo(repos, cache_dir, lambda repo, cache, files: [
+        scan_todo_files(repo, cache=cache, files=files),
+        scan_code_comments(repo, cache=cache, files=files),
+    ])
+
+
+def conventions(repos: Sequence[Path], *, cache_dir: Path | None = None,
+                discovery: Discovery | None = None) -> ScanResult:
+    """Violations of the job's convention rules, in every repo."""
+    rules = discovery.rules if discovery is not None else ()
+    return each_repo(repos, cache_dir, lambda repo, cache, files: [
+        check_repo(repo, rules, cache=cache, files=files),
+    ])
+
+
+STRATEGIES: dict[str, Strategy] = {"autodo_scan": autodo_scan, "conventions": conventions}
+SOURCES: dict[str, frozenset[str]] = {
+    "autodo_scan": frozenset({"todo_md", COMMENT_SOURCE}),
+    "conventions": frozenset({CONVENTIONS_SOURCE}),
+}
 """The `data.source` each strategy writes, so a rescan knows which items it may mark gone."""
