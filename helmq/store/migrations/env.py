@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import helmq.store.ledger  # noqa: F401  (registers llm_costs on the metadata)
 from helmq.store.schema import metadata
 
 connection = context.config.attributes["connection"]
