@@ -70,7 +70,7 @@ def dispatch_tick(
         def accept(item: WorkItem, _filter=job.eligibility.data_filter) -> bool:
             if still_blocked(item, settings):
                 return False
-            return matches_filter(item.data, _filter) and recurrence_due(
+            return matches_filter(item.filter_data, _filter) and recurrence_due(
                 item.recurrence, item.last_completed, now
             )
 

@@ -29,6 +29,13 @@ jobs:
     eligibility:
       require_user_idle_minutes: 15
       data_filter: { risk: [low, null] }
+  doc_health:
+    internal: true
+    emoji: "🩺"
+    discovery: { strategy: doc_health, interval: 86400, recurrence: weekly }
+    stages: [classify, execute, review]
+    eligibility:
+      require_user_idle_minutes: 15
 """
 
 _STAGES = tuple(stage.value for stage in Stage)
@@ -46,6 +53,19 @@ class Budget:
 
     daily_usd: float = 5.0
     per_item_usd: float = 2.0
+
+
+@dataclass(frozen=True)
+class Vario:
+    """The vario tier's panel: one call per listed model, or `samples` calls of the vario
+    role's model when none are listed."""
+
+    models: tuple[str, ...] = ()
+    samples: int = 3
+
+    @property
+    def size(self) -> int:
+        return len(self.models) or self.samples
 
 
 @dataclass(frozen=True)
@@ -114,6 +134,7 @@ class JobsConfig:
     budget: Budget
     jobs: dict[str, JobConfig]
     source: str
+    vario: Vario = field(default_factory=Vario)
 
 
 def default_jobs_yaml() -> str:
@@ -226,7 +247,7 @@ class _Reader:
         raise ConfigError(message, file=self.source, line=line, key=_dotted(path) or None)
 
     def config(self, data: Any) -> JobsConfig:
-        fields = self.mapping((), data, ("budget", "jobs", "repos"), "top level")
+        fields = self.mapping((), data, ("budget", "jobs", "repos", "vario"), "top level")
         if "jobs" not in fields:
             self.fail(("jobs",), "missing key 'jobs' (a mapping of job name to job settings)")
         return JobsConfig(
@@ -234,7 +255,19 @@ class _Reader:
             budget=self.budget(("budget",), fields["budget"]) if "budget" in fields else Budget(),
             jobs=self.jobs(("jobs",), fields["jobs"]),
             source=self.source,
+            vario=self.vario(("vario",), fields["vario"]) if "vario" in fields else Vario(),
         )
+
+    def vario(self, path: KeyPath, value: Any) -> Vario:
+        converters = {"models": self.models, "samples": self.positive}
+        fields = self.mapping(path, value, tuple(converters), "vario settings")
+        return Vario(**self.convert(path, fields, converters))
+
+    def models(self, path: KeyPath, value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list) or not value or not all(
+                isinstance(m, str) and m.strip() for m in value):
+            self.fail(path, f"expected a non-empty list of model names, got {_show(value)}")
+        return tuple(value)
 
     def mapping(
         self, path: KeyPath, value: Any, allowed: tuple[str, ...], what: str

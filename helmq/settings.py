@@ -17,6 +17,13 @@ ENV_VARS = {
     "HELMQ_LAST_ACTIVE": "last-active file (default: ~/.coord/last_active.json)",
     "HELMQ_UI_TOKEN": "token for mutating UI/API calls (default: none, mutations refused)",
     "ANTHROPIC_API_KEY": "LLM credentials; absent = LLM tiers wait",
+    "ANTHROPIC_BASE_URL": "the Messages API address (default: the SDK's)",
+    "HELMQ_MODEL_CLASSIFY": "model for classify (default: claude-haiku-5-5)",
+    "HELMQ_MODEL_REVIEW": "model for LLM review (default: claude-haiku-5-5)",
+    "HELMQ_MODEL_EXECUTE": "model for the llm_call tier (default: claude-sonnet-5-5)",
+    "HELMQ_MODEL_VARIO": "model for vario samples without a list in jobs.yaml",
+    "HELMQ_LLM_MAX_RETRIES": "retries of a 429/529/5xx call (default: 3)",
+    "HELMQ_LLM_TIMEOUT": "seconds one LLM call may take, streaming included (default: 120)",
     "HELMQ_CLAUDE_BIN": "the claude CLI (default: on PATH or bundled with claude-agent-sdk)",
 }
 
@@ -36,6 +43,19 @@ def _positive_float(env: dict[str, str], name: str, default: float) -> float:
     return value
 
 
+def _non_negative(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"expected a number, got {raw!r}", key=name) from None
+    if value < 0:
+        raise ConfigError(f"must be 0 or more, got {raw!r}", key=name)
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything helmq reads from its environment, resolved to concrete values."""
@@ -47,6 +67,12 @@ class Settings:
     last_active_path: Path
     ui_token: str | None = None
     anthropic_api_key: str | None = field(default=None, repr=False)
+    anthropic_base_url: str | None = None
+    models: dict[str, str] = field(default_factory=dict)
+    """Model per LLM role (classify, review, execute, vario) set in the environment."""
+    llm_max_retries: int = 3
+    llm_timeout: float = 120.0
+    llm_backoff_base: float = 0.5
     claude_bin: str | None = None
     # Leases: how long a stage may hold an item before the reconciler takes it back,
     # and how long a queued message may wait before it is presumed lost.
@@ -115,6 +141,13 @@ class Settings:
             ).expanduser(),
             ui_token=env.get("HELMQ_UI_TOKEN") or None,
             anthropic_api_key=env.get("ANTHROPIC_API_KEY") or None,
+            anthropic_base_url=env.get("ANTHROPIC_BASE_URL") or None,
+            models={role: env[f"HELMQ_MODEL_{role.upper()}"]
+                    for role in ("classify", "review", "execute", "vario")
+                    if env.get(f"HELMQ_MODEL_{role.upper()}")},
+            llm_max_retries=int(_non_negative(env, "HELMQ_LLM_MAX_RETRIES", 3)),
+            llm_timeout=_positive_float(env, "HELMQ_LLM_TIMEOUT", 120.0),
+            llm_backoff_base=_non_negative(env, "HELMQ_LLM_BACKOFF_BASE", 0.5),
             claude_bin=env.get("HELMQ_CLAUDE_BIN") or None,
             task_time_limit=_positive_float(env, "HELMQ_TASK_TIME_LIMIT", 3600.0),
             stage_lease_seconds=_positive_float(env, "HELMQ_STAGE_LEASE", 3720.0),

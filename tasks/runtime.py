@@ -42,7 +42,9 @@ class Runtime:
     @property
     def ctx(self) -> StageContext:
         if self._ctx is None:
-            self._ctx = StageContext.from_settings(self.settings)
+            repo = self.repo  # builds the engine
+            self._ctx = StageContext.from_settings(self.settings, engine=repo.engine,
+                                                   jobs=self.jobs)
         return self._ctx
 
 

@@ -143,14 +143,33 @@ def tree_snapshot(root: Path) -> dict[str, bytes]:
     }
 
 
-def helmq_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """An environment for helmq processes isolated under `tmp_path`."""
+MAINTENANCE_ONLY = """\
+jobs:
+  codebase_maintenance:
+    internal: true
+    discovery: { strategy: autodo_scan, interval: 3600 }
+    eligibility:
+      require_user_idle_minutes: 15
+      data_filter: { risk: [low, null] }
+"""
+"""The built-in default's maintenance job alone: what most CLI tests are about."""
+
+
+def helmq_env(tmp_path: Path, *, default_jobs: bool = False, **extra: str) -> dict[str, str]:
+    """An environment for helmq processes isolated under `tmp_path`.
+
+    Without a HELMQ_CONFIG of the test's own, helmq runs the maintenance job alone, unless
+    `default_jobs` asks for the built-in default (which also has doc_health)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HELMQ_", "ANTHROPIC_"))}
     env.update(
         HELMQ_STATE_DIR=str(tmp_path / "state"),
         HELMQ_LAST_ACTIVE=str(tmp_path / "last_active.json"),
         PYTHONPATH=str(ROOT),
     )
+    if not default_jobs and "HELMQ_CONFIG" not in extra:
+        config = tmp_path / "maintenance-jobs.yaml"
+        config.write_text(MAINTENANCE_ONLY, encoding="utf-8")
+        env["HELMQ_CONFIG"] = str(config)
     env.update(extra)
     return env
 

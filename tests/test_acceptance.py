@@ -109,16 +109,20 @@ def test_pipeline_on_embedded_default(tmp_path):
     # Given the same repo and no settings at all but a state dir
     repo = make_git_repo(tmp_path / "app", DOCS)
     before = tree_snapshot(repo)
-    env = helmq_env(tmp_path)
+    env = helmq_env(tmp_path, default_jobs=True)
 
     # When the README's main command runs against it
     out = run_helmq(["run-once", "--repo", str(repo)], env, cwd=tmp_path)
 
     # Then the same result, on SQLite with an in-process broker
     assert out.returncode == 0, out.stderr + out.stdout
-    assert "dispatched 2 item(s)" in out.stdout
+    # the two TODO.md items, and the broken link that the default doc_health job found
+    assert "dispatched 3 item(s)" in out.stdout
     assert (tmp_path / "state" / "helmq.db").is_file()
     assert_link_item_done(env, repo, before)
+    doc = items_by_title(env)["Broken link in docs/index.md: setup.md"]
+    assert (doc["job"], doc["status"], doc["recurrence"]) == ("doc_health", "pending", "weekly")
+    assert doc["last_completed"] and doc["review"] == "accept"
 
 
 def test_beat_schedules_scan_and_dispatch(tmp_path, pg_url, redis_url, start_worker):
@@ -245,3 +249,54 @@ def test_reconciler_redispatches_a_lost_message(tmp_path, pg_url, redis_url, sta
     assert item.attempt == 8
     assert any("reconciled" in (e["message"] or "") for e in store.item_events(link_id))
     engine.dispose()
+
+
+def test_doc_health_prototype_on_postgres_redis_and_real_workers(tmp_path, pg_url, redis_url,
+                                                                  start_worker):
+    # Given a repo whose docs link to a page that moved, and only the doc_health job
+    repo = make_git_repo(tmp_path / "site", {
+        "README.md": "# Site\n\nSee the [guide](docs/guide.md) and [setup](docs/setup.md).\n",
+        "docs/guide.md": "# Guide\n",
+        "docs/install/setup.md": "# Setup\n",
+    })
+    before = tree_snapshot(repo)
+    config = tmp_path / "jobs.yaml"
+    config.write_text(f"""repos: [{repo}]
+jobs:
+  doc_health:
+    internal: true
+    discovery: {{strategy: doc_health, interval: 86400, recurrence: weekly}}
+    eligibility: {{require_user_idle_minutes: 15}}
+""", encoding="utf-8")
+    env = helmq_env(tmp_path, HELMQ_DATABASE_URL=pg_url, HELMQ_BROKER_URL=redis_url,
+                    HELMQ_CONFIG=str(config))
+    control = start_worker("control,llm", env)
+    script = start_worker("script", env)
+
+    # When run-once discovers and dispatches to the real workers
+    out = run_helmq(["run-once", "--json"], env)
+    assert out.returncode == 0, out.stderr + out.stdout
+
+    # Then the broken link was found once, classified script, fixed on its branch, reviewed
+    [item] = json.loads(run_helmq(["items", "--json"], env).stdout)
+    assert item["title"] == "Broken link in README.md: docs/setup.md"
+    assert (item["job"], item["source"], item["tier"]) == ("doc_health", "doc_health", "script")
+    assert item["review"] == "accept"
+    readme = git(repo, "show", f"{item['branch']}:README.md")
+    assert "[setup](docs/install/setup.md)" in readme and "[guide](docs/guide.md)" in readme
+    shown = json.loads(run_helmq(["show", str(item["id"]), "--json"], env).stdout)
+    moves = [(e["from_status"], e["to_status"]) for e in shown["events"]]
+    assert moves == [(None, "pending"), ("pending", "queued"), ("queued", "classifying"),
+                     ("classifying", "queued"), ("queued", "executing"),
+                     ("executing", "queued"), ("queued", "reviewing"), ("reviewing", "done"),
+                     ("done", "pending")]
+    assert [r["outcome"] for r in shown["stage_runs"]] == ["ok", "ok", "accepted"]
+    assert {r["stage"]: r["worker"] for r in shown["stage_runs"]} == {
+        "classify": control.name, "execute": script.name, "review": control.name}
+    # And recurrence put it back to pending with last_completed set: it waits a week
+    assert (item["status"], item["recurrence"]) == ("pending", "weekly")
+    assert item["last_completed"]
+    again = json.loads(run_helmq(["run-once", "--json"], env).stdout)
+    assert again["dispatched"] == 0
+    # And the user's tree is untouched
+    assert tree_snapshot(repo) == before and git(repo, "status", "--porcelain") == ""

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from helmq.discovery import registry
+from helmq.domain.model import Recurrence
 from helmq.errors import ConfigError
 from helmq.jobs import (
     Budget,
@@ -19,6 +21,7 @@ from helmq.jobs import (
 )
 
 STRATEGIES = {"autodo_scan", "todo_comments"}
+REGISTERED = set(registry.STRATEGIES)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 GOOD = """\
@@ -54,8 +57,8 @@ def load_error(tmp_path: Path, text: str) -> ConfigError:
     return caught.value
 
 
-def test_builtin_default_is_the_maintenance_job() -> None:
-    config = load_jobs(None, strategies={"autodo_scan"})
+def test_builtin_default_is_the_maintenance_job_and_doc_health() -> None:
+    config = load_jobs(None, strategies=REGISTERED)
     assert config.source == "<built-in>"
     assert config.repos == ()
     assert config.budget == Budget(daily_usd=5.0, per_item_usd=2.0)
@@ -71,14 +74,23 @@ def test_builtin_default_is_the_maintenance_job() -> None:
                 require_user_idle_minutes=15, data_filter={"risk": ["low", None]}
             ),
             paused=False,
-        )
+        ),
+        "doc_health": JobConfig(
+            name="doc_health",
+            internal=True,
+            emoji="🩺",
+            discovery=Discovery(strategy="doc_health", interval=86400,
+                                recurrence=Recurrence.WEEKLY),
+            stages=("classify", "execute", "review"),
+            eligibility=Eligibility(require_user_idle_minutes=15),
+        ),
     }
     assert "codebase_maintenance:" in default_jobs_yaml()
 
 
 def test_example_file_at_repo_root_loads_like_the_default() -> None:
-    example = load_jobs(REPO_ROOT / "jobs.yaml", strategies={"autodo_scan"})
-    default = load_jobs(None, strategies={"autodo_scan"})
+    example = load_jobs(REPO_ROOT / "jobs.yaml", strategies=REGISTERED)
+    default = load_jobs(None, strategies=REGISTERED)
     # Given the example is picked up from the repo root, it must not change behaviour
     assert example.source == str(REPO_ROOT / "jobs.yaml")
     assert dataclasses.replace(example, source="<built-in>") == default
@@ -245,7 +257,7 @@ MALFORMED = [
         """,
         2,
         "reepos",
-        "unknown key 'reepos' (expected one of: budget, jobs, repos)",
+        "unknown key 'reepos' (expected one of: budget, jobs, repos, vario)",
     ),
     (
         """\

@@ -68,7 +68,8 @@ def broken(problems: list[Problem]) -> set[tuple[str, int, str]]:
 
 
 def test_shipped_checks_are_registered_in_order() -> None:
-    assert [check.name for check in all_checks()][:3] == ["links", "ruff", "noop"]
+    assert [check.name for check in all_checks()][:6] == [
+        "links", "ruff", "noop", "anchors", "ports", "env_vars"]
     assert get_check("links").needs_worktree is True
     assert get_check("noop").needs_worktree is False
 
@@ -90,6 +91,9 @@ def test_unknown_check_names_the_known_ones() -> None:
         ("ruff complains about E501", "ruff"),
         ("Old flake8 warnings", "ruff"),
         ("noop check for the benchmark", "noop"),
+        ("Fix broken anchors in the guide", "anchors"),
+        ("Port mismatch between README and compose", "ports"),
+        ("Undocumented env vars", "env_vars"),
         # Both match; the first registered wins.
         ("lint the broken links", "links"),
         # Keywords must start a word.
@@ -371,3 +375,189 @@ def test_a_hung_git_in_the_links_check_is_a_check_error(
         get_check("links").detect(root)
     assert time.monotonic() - started < 30
     assert str(root) in str(info.value)
+
+
+def test_links_fixer_fixes_only_the_problems_it_is_given(tmp_path: Path) -> None:
+    # Given two moved targets linked from one file, and one from another
+    root = make_repo(tmp_path / "repo", {
+        "docs/index.md": "[setup](setup.md) and [api](api.md)\n",
+        "docs/other.md": "[setup](setup.md)\n",
+        "docs/guide/setup.md": "# Setup\n",
+        "docs/ref/api.md": "# API\n",
+    })
+    links = get_check("links")
+    [setup] = [p for p in links.detect(root) if p.file == "docs/index.md" and p.key == "setup.md"]
+
+    # When the fixer is asked for that one link
+    result = links.fix(root, only=[setup])
+
+    # Then only it changed; the same target in another file and the other link did not
+    assert (result.fixed, result.unfixed) == (1, [])
+    assert (root / "docs/index.md").read_text() == "[setup](guide/setup.md) and [api](api.md)\n"
+    assert (root / "docs/other.md").read_text() == "[setup](setup.md)\n"
+    assert {(p.file, p.key) for p in links.detect(root)} == {
+        ("docs/index.md", "api.md"), ("docs/other.md", "setup.md")}
+
+
+def test_links_in_test_data_are_not_the_projects(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo", {"tests/fixtures/page.md": "[x](gone.md)\n",
+                                         "tests/corpus/a.md": "[y](gone.md)\n"})
+    assert get_check("links").detect(root) == []
+
+
+# --- anchors ----------------------------------------------------------------------------
+
+ANCHORS_PAGE = """\
+# The `helmq` CLI: a *tour*
+
+## Install & run (v2)
+
+## Install & run (v2)
+
+Setext heading
+--------------
+
+## Über uns {#about}
+
+### snake_case and __bold__
+
+<a name="legacy-name"></a>
+<div id="custom-block"></div>
+
+```md
+## Not a heading
+```
+"""
+
+
+def test_anchors_follow_githubs_heading_slugs(tmp_path: Path) -> None:
+    from helmq.tiers.script.markdown import anchors
+
+    assert anchors(ANCHORS_PAGE) == [
+        "the-helmq-cli-a-tour", "install--run-v2", "install--run-v2-1", "setext-heading",
+        "about", "über-uns", "snake_case-and-bold", "legacy-name", "custom-block",
+    ]
+
+
+def test_anchors_detector_finds_links_to_missing_headings_only(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "repo", {
+        "docs/page.md": ANCHORS_PAGE,
+        "README.md": (
+            "[a](docs/page.md#install--run-v2-1) [b](docs/page.md#install-run-v2) "
+            "[c](docs/page.md#ABOUT) [d](docs/page.md#user-content-legacy-name)\n"
+            "[e](docs/page.md#gone) [f](#top) [g](#readme) [h](src/app.py#L10)\n"
+            "[i](docs/missing.md#x) [j](docs/page.md) [k](#) [l](<docs/page.md#nope>)\n"
+            "# Readme\n"
+        ),
+        "src/app.py": "x = 1\n",
+    })
+    problems = get_check("anchors").detect(root)
+    # `#install-run-v2` reaches the heading on renderers that collapse hyphens (MkDocs)
+    assert {(p.file, p.line, p.key) for p in problems} == {
+        ("README.md", 2, "docs/page.md#gone"),
+        ("README.md", 3, "<docs/page.md#nope>"),
+    }
+    [gone] = [p for p in problems if p.key == "docs/page.md#gone"]
+    assert gone.message == "link to docs/page.md#gone is broken: docs/page.md has no anchor #gone"
+    assert gone.detail["anchor"] == "gone"
+
+
+def test_anchors_fixer_rewrites_only_a_unique_close_match(tmp_path: Path) -> None:
+    # Given anchors written with other punctuation, other word order, and a real miss
+    page = "# Guide\n\n## Set-up: the basics\n\n## Step 1\n\n## Step 2\n"
+    root = make_repo(tmp_path / "repo", {
+        "docs/guide.md": page,
+        "README.md": (
+            "[a](docs/guide.md#setup-the-basics) [b](docs/guide.md#the-basics-set-up)\n"
+            "[c](docs/guide.md#step) [d](docs/guide.md#faq) "
+            "[e](<docs/guide.md#set_up_the_basics>)\n"
+        ),
+    })
+    anchors_check = get_check("anchors")
+    problems = anchors_check.detect(root)
+    assert len(problems) == 5
+
+    result = anchors_check.fix(root)
+
+    # Then the unique close matches point at the heading; the ambiguous and the lost are left
+    assert (root / "README.md").read_text() == (
+        "[a](docs/guide.md#set-up-the-basics) [b](docs/guide.md#set-up-the-basics)\n"
+        "[c](docs/guide.md#step) [d](docs/guide.md#faq) [e](<docs/guide.md#set-up-the-basics>)\n"
+    )
+    assert result.fixed == 3
+    assert {p.key for p in result.unfixed} == {"docs/guide.md#step", "docs/guide.md#faq"}
+    assert "README.md:2: left docs/guide.md#faq: no heading is close" in result.notes
+    assert anchors_check.scope(problems) == {"README.md"}
+    assert {p.key for p in anchors_check.detect(root)} == {p.key for p in result.unfixed}
+
+
+# --- ports and env vars -----------------------------------------------------------------
+
+
+def test_report_only_checks_change_nothing(tmp_path: Path) -> None:
+    for name in ("ports", "env_vars"):
+        check = get_check(name)
+        assert (check.reports_only, check.needs_worktree) == (True, False)
+        problem = Problem("README.md", 1, "m", {}, key="k")
+        assert check.fix(tmp_path, only=[problem]).unfixed == [problem]
+        assert check.scope([problem]) == set()
+    assert not any(get_check(n).reports_only for n in ("links", "anchors", "ruff", "noop"))
+
+
+def test_compose_ports_in_every_syntax() -> None:
+    from helmq.tiers.script.ports import compose_ports
+
+    compose = (
+        "services:\n"
+        "  web:\n"
+        "    ports:\n"
+        "    - \"8000:8000\"\n"
+        "    - 127.0.0.1:9000:90/tcp\n"
+        "    - ${WEB_PORT:-3000}:3000  # the UI\n"
+        "    - 4000\n"
+        "    - target: 81\n"
+        "      published: \"8081\"\n"
+        "    expose: [\"7000\", 7001]\n"
+        "    environment:\n"
+        "      PORT: 5\n"
+        "  db:\n"
+        "    expose:\n"
+        "      - 6000\n"
+        "    image: postgres\n"
+    )
+    assert list(compose_ports(compose)) == [
+        (4, 8000, 8000), (5, 9000, 90), (6, 3000, 3000), (7, None, 4000), (8, None, 81),
+        (9, 8081, None), (10, None, 7000), (10, None, 7001), (15, None, 6000),
+    ]
+
+
+def test_env_var_reads_in_several_languages() -> None:
+    from helmq.tiers.script.env_vars import reads
+
+    code = (
+        "a = os.environ['PY_A'] + os.environ.get(\"PY_B\") + os.getenv('PY_C')\n"
+        "const b = process.env.JS_A ?? process.env['JS_B'] ?? import.meta.env.VITE_C\n"
+        "c := os.Getenv(\"GO_A\"); d := env::var(\"RS_A\"); ENV.fetch('RB_A')\n"
+        "os.environ.get(f'DYN_{x}'); os.environ.get('lower_case'); say('NOT_READ')\n"
+    )
+    assert [name for _, name in reads("app.py", code)] == [
+        "PY_A", "PY_B", "PY_C", "JS_A", "JS_B", "VITE_C", "GO_A", "RS_A", "RB_A"]
+    assert [n for _, n in reads("docker-compose.yml", "x: ${DB_URL:-a} ${TAG}\n$NOPE\n")] == [
+        "DB_URL", "TAG"]
+
+
+def test_docs_present_a_variable_to_set_only_in_an_environment_context() -> None:
+    from helmq.tiers.script.env_vars import documented_settings
+
+    doc = (
+        "# Environment variables\n\n### `SHOP_USER`\n\nWho.\n\n"
+        "# Internals\n\n`MAX_ITEMS` is a constant. Run with `SHOP_MODE=fast`.\n\n"
+        "| field | meaning |\n|---|---|\n| `FORM_FIELD` | a box on the CI form |\n\n"
+        "| variable | meaning |\n|---|---|\n| SHOP_KEY | signs |\n\n"
+        "After the table: `NOT_A_VAR`.\nThe env var `SHOP_DEBUG` prints more.\n"
+    )
+    assert [name for _, name in documented_settings("docs/config.md", doc)] == [
+        "SHOP_USER", "SHOP_MODE", "SHOP_KEY", "SHOP_DEBUG"]
+    example = "# comment\nSHOP_USER=\nexport SHOP_KEY=abc\nlower=1\n"
+    assert [name for _, name in documented_settings(".env.example", example)] == [
+        "SHOP_USER", "SHOP_KEY"]

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import git, make_git_repo, tree_snapshot
 
+from helmq.discovery.doc_health import SOURCE as DOC_HEALTH
+from helmq.discovery.doc_health import doc_health
 from helmq.discovery.registry import STRATEGIES
 from helmq.dispatcher import dispatch_tick
 from helmq.domain.item import Handoff, WorkItem
@@ -42,7 +44,10 @@ class Env:
         )
         self.ctx = StageContext(worktrees_dir=state / "worktrees", reports_dir=state / "reports",
                                 llm_credentials=False)
-        self.jobs: JobsConfig = load_jobs(None, strategies=STRATEGIES)
+        default = load_jobs(None, strategies=STRATEGIES)
+        # The maintenance job alone: doc_health has tests of its own.
+        self.jobs: JobsConfig = replace(default, jobs={
+            "codebase_maintenance": default.jobs["codebase_maintenance"]})
         self.project = tmp_path / "project"
 
     def make_project(self, files: dict[str, str]) -> Path:
@@ -410,3 +415,149 @@ def test_a_stage_past_its_soft_time_limit_fails_as_timeout(env: Env) -> None:
     item = env.item(handoff)
     assert (item.status, item.failure_class) == (Status.FAILED, "timeout")
     assert env.repo.item_stage_runs(item.id)[-1]["outcome"] == "timeout"
+
+
+# --- doc_health items: one problem each ---------------------------------------------------
+
+
+def dispatch_doc_health(env: Env) -> dict[str, Handoff]:
+    """Record doc_health's findings in the project (as a scan of its job would) and dispatch
+    them; handoffs by item title."""
+    result = doc_health([env.project])
+    assert result.scanned == [str(env.project.resolve())]
+    env.repo.upsert_findings("codebase_maintenance", result.findings, sources={DOC_HEALTH},
+                             repos=result.scanned)
+    tick = dispatch_tick(env.repo, env.jobs, env.settings, ignore_idle=True)
+    return {env.repo.get_item(d.handoff["item"]).title: d.handoff for d in tick.dispatched}
+
+
+def helmq_branches(project: Path) -> list[str]:
+    return git(project, "branch", "--list", "helmq/*", "--format=%(refname:short)").split()
+
+
+def test_a_doc_health_link_item_fixes_its_own_link_and_no_other(env: Env) -> None:
+    # Given a page with two links whose targets moved
+    project = env.make_project({
+        "docs/index.md": "# Docs\n\n[setup](setup.md) and [the API](api.md)\n",
+        "docs/guide/setup.md": "# Setup\n",
+        "docs/ref/api.md": "# API\n",
+    })
+    before = tree_snapshot(project)
+    handoffs = dispatch_doc_health(env)
+    assert set(handoffs) == {"Broken link in docs/index.md: setup.md",
+                             "Broken link in docs/index.md: api.md"}
+
+    # When the chain of the setup link's item runs
+    setup = handoffs["Broken link in docs/index.md: setup.md"]
+    assert env.run_chain(setup) == [Stage.CLASSIFY, Stage.EXECUTE, Stage.REVIEW]
+
+    # Then its branch fixes that link only, and review accepted it
+    item = env.item(setup)
+    assert (item.status, item.tier, item.data["classify"]["check"]) == (
+        Status.DONE, Tier.SCRIPT, "links")
+    done = item.data["execute"]
+    assert (done["problems"], done["fixed"], done["scope"]) == (1, 1, ["docs/index.md"])
+    assert item.data["review"]["verdict"] == "accept"
+    assert git(project, "show", f"{item.branch}:docs/index.md") == (
+        "# Docs\n\n[setup](guide/setup.md) and [the API](api.md)\n")
+    base = item.data["execute"]["base_commit"]
+    assert git(project, "diff", "--name-only", base, item.branch).split() == ["docs/index.md"]
+    assert_user_tree_untouched(project, before)
+
+    # And the other link's item gets a branch of its own with just its link fixed
+    api = handoffs["Broken link in docs/index.md: api.md"]
+    env.run_chain(api)
+    other = env.item(api)
+    assert other.status is Status.DONE and other.branch != item.branch
+    assert git(project, "show", f"{other.branch}:docs/index.md") == (
+        "# Docs\n\n[setup](setup.md) and [the API](ref/api.md)\n")
+    assert_user_tree_untouched(project, before)
+
+
+def test_a_doc_health_link_nothing_can_fix_fails_at_once_as_unfixable(env: Env) -> None:
+    env.make_project({"README.md": "[gone](nowhere.md) and [setup](setup.md)\n",
+                      "docs/setup.md": "# Setup\n"})
+    handoffs = dispatch_doc_health(env)
+    gone = handoffs["Broken link in README.md: nowhere.md"]
+
+    assert env.run_chain(gone) == [Stage.CLASSIFY, Stage.EXECUTE, Stage.REVIEW]
+
+    item = env.item(gone)
+    assert (item.status, item.failure_class) == (Status.FAILED, "unfixable")
+    assert item.data["execute"]["notes"] == ["README.md:1: left nowhere.md: no file has its name"]
+    assert "nowhere.md" in item.data["review"]["reasons"][0]
+    # The other link on the same line was not this item's business
+    assert "setup.md" not in item.data["review"]["reasons"][0]
+
+
+REPORT_PROJECT = {
+    "README.md": "# App\n\nRun it, then open http://localhost:8000.\n\nSet `APP_SECRET`.\n",
+    "docker-compose.yml": "services:\n  web:\n    ports:\n      - \"8080:8080\"\n",
+    "app.py": "import os\n\nSECRET = os.environ['APP_SECRET']\nTOKEN = os.getenv('APP_TOKEN')\n",
+    "deploy/prod.env": "APP_PASSWORD=hunter2-do-not-print\n",
+}
+
+
+def test_report_only_items_are_done_with_a_report_and_no_branch(env: Env) -> None:
+    # Given a README whose port drifted from compose, and code reading an undocumented variable
+    project = env.make_project(REPORT_PROJECT)
+    before = tree_snapshot(project)
+    handoffs = dispatch_doc_health(env)
+    port_title = "Port 8000 in README.md is used by no config"
+    env_title = "Undocumented env var APP_TOKEN (read in app.py)"
+    assert set(handoffs) == {port_title, env_title}
+
+    for title, where in [(port_title, "README.md:3"), (env_title, "app.py:4")]:
+        # When each item's chain runs
+        assert env.run_chain(handoffs[title]) == [Stage.CLASSIFY, Stage.EXECUTE, Stage.REVIEW]
+
+        # Then it is done as reported, with no branch, and its report says what and where
+        item = env.item(handoffs[title])
+        assert (item.status, item.failure_class, item.branch) == (Status.DONE, None, None)
+        assert item.data["execute"]["reports_only"] is True
+        assert item.data["review"]["verdict"] == "reported"
+        assert [r["outcome"] for r in env.repo.item_stage_runs(item.id)] == [
+            "ok", "ok", "reported"]
+        report = Path(item.report_path).read_text(encoding="utf-8")
+        assert "## To settle by hand" in report
+        assert f"- `{where}`: {item.data['description']}" in report
+        # And no value of any env file is in it
+        assert "hunter2" not in report and "hunter2" not in str(item.data)
+
+    port_report = Path(env.item(handoffs[port_title]).report_path).read_text(encoding="utf-8")
+    assert "the config publishes 8080 (docker-compose.yml)" in port_report
+    assert "config ports: 8080" in port_report
+    assert helmq_branches(project) == []
+    assert_user_tree_untouched(project, before)
+
+
+def test_a_report_only_item_the_user_settled_meanwhile_is_accepted(env: Env) -> None:
+    # Given a port item, and the user then fixing the README before it runs
+    project = env.make_project(REPORT_PROJECT)
+    handoffs = dispatch_doc_health(env)
+    readme = project / "README.md"
+    readme.write_text(readme.read_text(encoding="utf-8").replace("8000", "8080"),
+                      encoding="utf-8")
+    git(project, "commit", "-qam", "right port")
+
+    env.run_chain(handoffs["Port 8000 in README.md is used by no config"])
+
+    item = env.item(handoffs["Port 8000 in README.md is used by no config"])
+    assert item.status is Status.DONE
+    assert item.data["review"] == {"verdict": "accept", "reasons": ["ports no longer fires"]}
+    assert item.data["execute"]["problems"] == 0
+
+
+def test_a_todo_item_for_a_report_only_check_reports_every_problem(env: Env) -> None:
+    # Given a TODO item that asks for the whole env var check, not one problem
+    project = env.make_project({**REPORT_PROJECT,
+                                "TODO.md": "- [ ] Review env vars check:env_vars\n"})
+    [handoff] = env.scan_and_dispatch().values()
+
+    env.run_chain(handoff)
+
+    item = env.item(handoff)
+    assert (item.status, item.data["review"]["verdict"]) == (Status.DONE, "reported")
+    assert item.data["execute"]["problems"] == 1
+    assert "APP_TOKEN" in Path(item.report_path).read_text(encoding="utf-8")
+    assert helmq_branches(project) == []

@@ -11,6 +11,8 @@ from helmq.discovery.code_comments import SOURCE as COMMENT_SOURCE
 from helmq.discovery.code_comments import scan_code_comments
 from helmq.discovery.conventions import SOURCE as CONVENTIONS_SOURCE
 from helmq.discovery.conventions import check_repo
+from helmq.discovery.doc_health import SOURCE as DOC_HEALTH_SOURCE
+from helmq.discovery.doc_health import doc_health as doc_health_scan
 from helmq.discovery.files import existing_repo, repo_files
 from helmq.discovery.result import ScanResult
 from helmq.errors import InputError
@@ -68,9 +70,20 @@ def conventions(repos: Sequence[Path], *, cache_dir: Path | None = None,
     ])
 
 
-STRATEGIES: dict[str, Strategy] = {"autodo_scan": autodo_scan, "conventions": conventions}
+def doc_health(repos: Sequence[Path], *, cache_dir: Path | None = None,
+               discovery: Discovery | None = None) -> ScanResult:
+    """Broken links and anchors, ports and env vars that docs and config disagree on."""
+    return doc_health_scan(repos, cache_dir=cache_dir)
+
+
+STRATEGIES: dict[str, Strategy] = {
+    "autodo_scan": autodo_scan,
+    "conventions": conventions,
+    "doc_health": doc_health,
+}
 SOURCES: dict[str, frozenset[str]] = {
     "autodo_scan": frozenset({"todo_md", COMMENT_SOURCE}),
     "conventions": frozenset({CONVENTIONS_SOURCE}),
+    "doc_health": frozenset({DOC_HEALTH_SOURCE}),
 }
 """The `data.source` each strategy writes, so a rescan knows which items it may mark gone."""

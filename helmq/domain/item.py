@@ -52,6 +52,11 @@ class WorkItem:
         return str(self.data.get("title") or self.item_key)
 
     @property
+    def filter_data(self) -> dict[str, Any]:
+        """The data that eligibility filters see (see `filter_data`)."""
+        return filter_data(self.data)
+
+    @property
     def repo(self) -> str | None:
         """The repository the item was found in, when it came from one."""
         return self.data.get("repo")
@@ -60,6 +65,17 @@ class WorkItem:
         """The message payload for this item's current dispatch."""
         tier = self.tier.value if self.tier else None
         return Handoff(item=self.id, attempt=self.attempt, tier=tier)
+
+
+def filter_data(data: dict[str, Any]) -> dict[str, Any]:
+    """An item's data as eligibility filters see it: its own tags first, then what an LLM
+    classification found (risk, effort, type) for the keys the tags leave empty."""
+    found = (data.get("classify") or {}).get("llm") or {}
+    merged = dict(data)
+    for key in ("risk", "effort", "type"):
+        if merged.get(key) is None and found.get(key) is not None:
+            merged[key] = found[key]
+    return merged
 
 
 @dataclass(frozen=True)

@@ -202,21 +202,22 @@ class LLMClient:
 
     def estimate(self, role: str, system: str, prompt: str | Sequence[Mapping[str, Any]],
                  schema: type[BaseModel], *, instructions: str | None = None,
-                 max_tokens: int = 1024) -> Decimal | None:
+                 max_tokens: int = 1024, model: str | None = None) -> Decimal | None:
         """The cost to reserve before `json_call` with the same arguments (None: unknown)."""
         chars = (len(system) + len(instructions or "") + len(json.dumps(_messages(prompt)))
                  + len(json.dumps(anthropic.transform_schema(schema))))
-        return estimate_cost(self.model_for(role), chars, max_tokens)
+        return estimate_cost(model or self.model_for(role), chars, max_tokens)
 
     def json_call(self, role: str, system: str, prompt: str | Sequence[Mapping[str, Any]],
                   schema: type[T], *, instructions: str | None = None,
-                  max_tokens: int = 1024) -> LLMResult[T]:
-        """Ask `role`'s model for JSON matching `schema`; raise an LLMError if that fails.
+                  max_tokens: int = 1024, model: str | None = None) -> LLMResult[T]:
+        """Ask `role`'s model (or `model`) for JSON matching `schema`; raise an LLMError if
+        that fails.
 
         `system` is the shared, cached prefix (keep it identical across calls of a role);
         `instructions` is per-call system text after the cache breakpoint.
         """
-        model = self.model_for(role)
+        model = model or self.model_for(role)
         system_blocks: list[dict[str, Any]] = [
             {"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}]
         if instructions:

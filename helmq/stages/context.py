@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from helmq.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from helmq.jobs import JobsConfig
+    from helmq.llm.service import LLMService
 
 
 @dataclass(frozen=True)
@@ -16,11 +23,22 @@ class StageContext:
     reports_dir: Path
     llm_credentials: bool
     retry_waiting_seconds: float = 3600.0
+    llm: LLMService | None = None
+    """Budgeted LLM calls; None where no database is at hand (the LLM tiers then wait)."""
+    jobs: JobsConfig | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> StageContext:
+    def from_settings(cls, settings: Settings, *, engine: Engine | None = None,
+                      jobs: JobsConfig | None = None) -> StageContext:
+        llm = None
+        if engine is not None and jobs is not None:
+            from helmq.llm.service import LLMService
+
+            llm = LLMService.build(settings, engine, jobs.budget, jobs.vario)
         return cls(
             worktrees_dir=settings.worktrees_dir,
             reports_dir=settings.reports_dir,
             llm_credentials=settings.anthropic_api_key is not None,
+            llm=llm,
+            jobs=jobs,
         )

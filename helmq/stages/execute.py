@@ -8,7 +8,8 @@ from pathlib import Path
 from helmq.domain.item import Outcome, WorkItem
 from helmq.domain.model import Stage, Status, Tier
 from helmq.stages.context import StageContext
-from helmq.tiers.script.registry import get_check
+from helmq.stages.llm_execute import EXECUTORS as LLM_EXECUTORS
+from helmq.tiers.script.registry import Check, FixResult, Problem, get_check, reports_only, targeted
 from helmq.tiers.worktree import commit_all, prepare_worktree
 
 
@@ -17,12 +18,40 @@ def _no_repo(item: WorkItem) -> Outcome:
     return Outcome(Status.FAILED, "failed", msg, failure_class="no_repo", error=msg)
 
 
+def item_problems(check: Check, root: Path, item: WorkItem) -> list[Problem]:
+    """What the check finds under `root` that the item is about: the one problem its
+    `problem` names (doc_health items), or everything (items that name no problem)."""
+    return targeted(check.detect(root), item.data.get("problem"))
+
+
+def _fix(check: Check, root: Path, item: WorkItem, problems: list[Problem]) -> FixResult:
+    # Only an item about one problem narrows the fixer; checks without `only` still work.
+    if item.data.get("problem") is None:
+        return check.fix(root)
+    return check.fix(root, only=problems)
+
+
+def _report_problems(check: Check, item: WorkItem) -> Outcome:
+    """Record what a report-only check finds for the item; nothing is changed anywhere."""
+    if not item.repo:
+        return _no_repo(item)
+    problems = item_problems(check, Path(item.repo), item)
+    result = {"check": check.name, "problems": len(problems), "fixed": 0,
+              "unfixed": [asdict(p) for p in problems], "notes": [], "scope": [],
+              "reports_only": True}
+    return Outcome(Status.QUEUED, "ok", f"{check.name}: {len(problems)} problem(s) to report",
+                   stage=Stage.REVIEW, data={"execute": result})
+
+
 def execute_script(item: WorkItem, ctx: StageContext) -> Outcome:
     """Run the classified check's fixer on the item's branch and commit what it changed."""
     check = get_check(item.data["classify"]["check"])
+    if reports_only(check):
+        return _report_problems(check, item)
     if not check.needs_worktree:
-        problems = check.detect(Path(item.repo) if item.repo else ctx.worktrees_dir)
-        fix = check.fix(Path(item.repo) if item.repo else ctx.worktrees_dir) if problems else None
+        root = Path(item.repo) if item.repo else ctx.worktrees_dir
+        problems = item_problems(check, root, item)
+        fix = _fix(check, root, item, problems) if problems else None
         result = {"check": check.name, "problems": len(problems),
                   "fixed": fix.fixed if fix else 0, "unfixed": [], "scope": None}
         return Outcome(Status.QUEUED, "ok", f"{check.name}: {len(problems)} problem(s)",
@@ -32,8 +61,8 @@ def execute_script(item: WorkItem, ctx: StageContext) -> Outcome:
     # A new run starts from the user's current HEAD; a rework round builds on its branch.
     wt = prepare_worktree(Path(item.repo), ctx.worktrees_dir, item.item_key,
                           fresh=item.review_rounds == 0)
-    problems = check.detect(wt.path)
-    fix = check.fix(wt.path) if problems else None
+    problems = item_problems(check, wt.path, item)
+    fix = _fix(check, wt.path, item, problems) if problems else None
     commit = commit_all(wt, f"helmq: {check.name}: {item.title}\n\nhelmq item {item.item_key}")
     scope = check.scope(problems) if problems else set()
     result = {
@@ -53,7 +82,7 @@ def execute_script(item: WorkItem, ctx: StageContext) -> Outcome:
                    data={"execute": result})
 
 
-EXECUTORS = {Tier.SCRIPT: execute_script}
+EXECUTORS = {Tier.SCRIPT: execute_script, **LLM_EXECUTORS}
 
 
 def execute(item: WorkItem, ctx: StageContext) -> Outcome:

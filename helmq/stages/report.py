@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from helmq.domain.item import WorkItem
+from helmq.tiers.script.registry import Problem
 
 
-def write_report(reports_dir: Path, item: WorkItem, verdict: dict[str, Any], *, diff: str) -> Path:
-    """Write `<reports_dir>/<item_key>.md` and return its path."""
+def write_report(reports_dir: Path, item: WorkItem, verdict: dict[str, Any], *, diff: str,
+                 problems: Sequence[Problem] = ()) -> Path:
+    """Write `<reports_dir>/<item_key>.md` and return its path. `problems` are what a
+    report-only check still finds: the report says what they are and where, for a person."""
     reports_dir.mkdir(parents=True, exist_ok=True)
     ex = item.data.get("execute") or {}
     lines = [
@@ -25,11 +29,41 @@ def write_report(reports_dir: Path, item: WorkItem, verdict: dict[str, Any], *, 
         "",
         *[f"  - {r}" for r in verdict.get("reasons", [])],
     ]
-    if ex.get("unfixed"):
+    if problems:
+        lines += ["", "## To settle by hand", ""]
+        for p in problems:
+            lines.append(f"- `{p.file}:{p.line}`: {p.message}")
+            # Lists in the detail are further places and candidates: `read_at`, `config_ports`.
+            lines += [f"  - {key.replace('_', ' ')}: {', '.join(map(str, value))}"
+                      for key, value in p.detail.items() if isinstance(value, list) and value]
+    elif ex.get("unfixed"):
         lines += ["", "## Not fixed", ""]
         lines += [f"- `{p['file']}:{p['line']}`: {p['message']}" for p in ex["unfixed"]]
+    lines += _llm_sections(ex, verdict)
     if diff:
         lines += ["", "## Diff", "", "```diff", diff.rstrip("\n"), "```"]
     path = reports_dir / f"{item.item_key}.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def _llm_sections(ex: dict[str, Any], verdict: dict[str, Any]) -> list[str]:
+    """What an LLM tier said it did, how a vario panel voted, and the reviewer's feedback."""
+    lines: list[str] = []
+    if ex.get("summary"):
+        lines += ["", "## Summary", "", str(ex["summary"])]
+    if ex.get("report"):
+        lines += ["", "## Report", "", str(ex["report"])]
+    vote = ex.get("vote")
+    if vote:
+        tally = ", ".join(f"{k}: {v}" for k, v in sorted(vote.get("tally", {}).items()))
+        lines += ["", "## Vote", "", f"- verdict: **{vote['verdict']}** ({tally}); followed "
+                  f"{vote.get('followed')}", f"- ties: {vote.get('tie_rule')}"]
+        for ballot in vote.get("dissent") or []:
+            lines.append(f"- dissent from {ballot['model']}: {ballot['verdict']}: "
+                         f"{ballot.get('reasons', '')}")
+    if ex.get("cost_usd"):
+        lines += ["", f"- execute cost: ${ex['cost_usd']:.4f} over {ex.get('calls', 0)} call(s)"]
+    if verdict.get("feedback"):
+        lines += ["", "## Review feedback", "", str(verdict["feedback"])]
+    return lines

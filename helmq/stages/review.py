@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from helmq.domain.item import Outcome, WorkItem
-from helmq.domain.model import Status
+from helmq.domain.model import Status, Tier
 from helmq.stages.context import StageContext
+from helmq.stages.execute import item_problems
+from helmq.stages.llm_review import review_llm
 from helmq.stages.report import write_report
-from helmq.tiers.script.registry import get_check
+from helmq.tiers.script.registry import Check, get_check, reports_only
 from helmq.tiers.todo_tick import tick_todo
 from helmq.tiers.worktree import Worktree, branch_diff, changed_files, commit_all, prepare_worktree
+
+LLM_REVIEWED = frozenset({Tier.LLM_CALL, Tier.VARIO})
+"""Tiers whose result a model judges after the proofs (a script check's proof is enough)."""
 
 
 def _tick_source(item: WorkItem, wt: Worktree) -> tuple[str | None, str | None]:
@@ -39,12 +45,54 @@ def _tick_source(item: WorkItem, wt: Worktree) -> tuple[str | None, str | None]:
     return commit_all(wt, f"helmq: mark done: {item.title}\n\nhelmq item {item.item_key}"), None
 
 
+def _review_report(item: WorkItem, check: Check, ctx: StageContext) -> Outcome:
+    """Done either way: the problem is gone, or a report tells a person what and where."""
+    if not item.repo:
+        msg = f"item {item.item_key} names no repository to review in"
+        return Outcome(Status.FAILED, "failed", msg, failure_class="no_repo", error=msg)
+    remaining = item_problems(check, Path(item.repo), item)
+    if not remaining:
+        verdict = {"verdict": "accept", "reasons": [f"{check.name} no longer fires"]}
+        report = write_report(ctx.reports_dir, item, verdict, diff="")
+        return Outcome(Status.DONE, "accepted", f"accepted: {check.name} no longer fires",
+                       data={"review": verdict}, report_path=str(report))
+    reason = (f"{check.name} reports {len(remaining)} problem(s) for a person to settle; "
+              "this check changes no file")
+    verdict = {"verdict": "reported", "reasons": [reason]}
+    report = write_report(ctx.reports_dir, item, verdict, diff="", problems=remaining)
+    return Outcome(Status.DONE, "reported", f"reported: {remaining[0].message}",
+                   data={"review": verdict}, report_path=str(report))
+
+
+def _settle_llm(ctx: StageContext, item: WorkItem, wt: Worktree | None, verdict: dict,
+                diff: str) -> Outcome:
+    """Settle an item the LLM review accepted: tick its TODO entry on the branch, report."""
+    reasons = list(verdict.get("reasons") or [])
+    if wt is not None:
+        ticked, skipped = _tick_source(item, wt)
+        if ticked:
+            reasons.append(f"ticked in {item.source_file}")
+        if skipped:
+            reasons.append(skipped)
+        diff = branch_diff(wt)
+    verdict = {**verdict, "reasons": reasons}
+    report = write_report(ctx.reports_dir, item, verdict, diff=diff)
+    return Outcome(Status.DONE, "accepted", "accepted: " + "; ".join(reasons),
+                   data={"review": verdict}, branch=wt.branch if wt else None,
+                   report_path=str(report))
+
+
 def review(item: WorkItem, ctx: StageContext) -> Outcome:
-    """Accept, send back for another round, or fail the item's execution."""
+    """Accept, report, send back for another round, or fail the item's execution."""
+    if item.tier in LLM_REVIEWED:
+        return review_llm(item, ctx, on_accept=partial(_settle_llm, ctx))
     done = item.data.get("execute") or {}
     check = get_check(done.get("check") or item.data["classify"]["check"])
+    if reports_only(check):
+        return _review_report(item, check, ctx)
     if not check.needs_worktree:
-        remaining = check.detect(Path(item.repo) if item.repo else ctx.worktrees_dir)
+        remaining = item_problems(check, Path(item.repo) if item.repo else ctx.worktrees_dir,
+                                  item)
         if remaining:
             return Outcome(Status.FAILED, "failed", f"{check.name} still fires",
                            failure_class="unfixable")
@@ -56,7 +104,7 @@ def review(item: WorkItem, ctx: StageContext) -> Outcome:
         msg = f"item {item.item_key} names no repository to review in"
         return Outcome(Status.FAILED, "failed", msg, failure_class="no_repo", error=msg)
     wt = prepare_worktree(Path(item.repo), ctx.worktrees_dir, item.item_key)
-    remaining = check.detect(wt.path)
+    remaining = item_problems(check, wt.path, item)
     if remaining:
         listed = "; ".join(f"{p.file}:{p.line}: {p.message}" for p in remaining[:10])
         verdict = {"verdict": "needs_work", "reasons": [f"{check.name} still fires: {listed}"]}

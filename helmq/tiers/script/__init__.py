@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from helmq.tiers.script import links, noop, ruff
+from helmq.tiers.script import anchors, env_vars, links, noop, ports, ruff
 from helmq.tiers.script.registry import (
     Check,
     FixResult,
@@ -11,12 +11,17 @@ from helmq.tiers.script.registry import (
     get_check,
     match_check,
     register,
+    reports_only,
+    targeted,
 )
 
 # Registration order is match order: the first check with a keyword in the title wins.
 register(links.CHECK)
 register(ruff.CHECK)
 register(noop.CHECK)
+register(anchors.CHECK)
+register(ports.CHECK)
+register(env_vars.CHECK)
 
 __all__ = [
     "Check",
@@ -26,4 +31,6 @@ __all__ = [
     "get_check",
     "match_check",
     "register",
+    "reports_only",
+    "targeted",
 ]

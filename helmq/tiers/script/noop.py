@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from helmq.tiers.script.registry import FixResult, Problem
@@ -14,12 +14,13 @@ class NoopCheck:
     name = "noop"
     keywords = ("noop check",)
     needs_worktree = False
+    reports_only = False
 
     def detect(self, root: Path) -> list[Problem]:
         """Nothing, ever."""
         return []
 
-    def fix(self, root: Path) -> FixResult:
+    def fix(self, root: Path, only: Sequence[Problem] | None = None) -> FixResult:
         """Change nothing."""
         return FixResult(fixed=0, unfixed=[], notes=["nothing to do"])
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,6 +20,13 @@ class Problem:
     message: str
     detail: dict[str, Any] = field(default_factory=dict)
     """Check-specific facts, e.g. the broken link target or the ruff rule code."""
+    key: str = ""
+    """Its identity within its file, stable when lines move: the link destination for links
+    and anchors, `port:8000` for ports, the variable's name for env vars."""
+
+    def is_target(self, target: Mapping[str, Any]) -> bool:
+        """Whether this is the problem an item's `{"file": …, "key": …}` names."""
+        return self.file == target.get("file") and self.key == target.get("key")
 
 
 @dataclass(frozen=True)
@@ -39,13 +46,15 @@ class Check(Protocol):
     """Lowercase words or phrases that, found in an item title, mean this check applies."""
     needs_worktree: bool
     """False when the fixer changes no files, so no branch is needed."""
+    reports_only: bool
+    """True when the fixer fixes nothing: what the detector finds is reported to a person."""
 
     def detect(self, root: Path) -> list[Problem]:
         """The problems found under `root`."""
         ...
 
-    def fix(self, root: Path) -> FixResult:
-        """Fix what can be fixed, editing files under `root` only."""
+    def fix(self, root: Path, only: Sequence[Problem] | None = None) -> FixResult:
+        """Fix what can be fixed (of `only`, when given), editing files under `root` only."""
         ...
 
     def scope(self, problems: Iterable[Problem]) -> set[str] | None:
@@ -80,6 +89,18 @@ def match_check(title: str) -> Check | None:
         if any(re.search(rf"(?<!\w){re.escape(kw)}", words) for kw in check.keywords):
             return check
     return None
+
+
+def reports_only(check: Check) -> bool:
+    """Whether the check only reports its problems; a check without the flag fixes them."""
+    return bool(getattr(check, "reports_only", False))
+
+
+def targeted(problems: Iterable[Problem], target: Mapping[str, Any] | None) -> list[Problem]:
+    """The problems an item is about: those matching its `problem`, or all without one."""
+    if target is None:
+        return list(problems)
+    return [problem for problem in problems if problem.is_target(target)]
 
 
 def all_checks() -> list[Check]:

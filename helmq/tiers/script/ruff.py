@@ -7,7 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from helmq.errors import CheckError
@@ -72,6 +72,7 @@ class RuffCheck:
     name = "ruff"
     keywords = ("ruff", "lint", "flake8")
     needs_worktree = True
+    reports_only = False
 
     def detect(self, root: Path) -> list[Problem]:
         """Every ruff violation under `root`."""
@@ -97,8 +98,9 @@ class RuffCheck:
             for v in violations
         ]
 
-    def fix(self, root: Path) -> FixResult:
-        """Apply ruff's safe fixes; what remains is unfixed."""
+    def fix(self, root: Path, only: Sequence[Problem] | None = None) -> FixResult:
+        """Apply ruff's safe fixes; what remains is unfixed. `only` is not honoured: ruff
+        fixes whole files, and its items name no single violation."""
         before = self.detect(root)
         if not before:
             return FixResult(fixed=0, unfixed=[], notes=["ruff found nothing to fix"])

@@ -1,0 +1,111 @@
+"""review for the LLM tiers: proof first (the branch holds only the files the answer edited),
+then a model's verdict. `accept` settles the item, `needs_work` sends it back to execute with
+the feedback (at most K rounds), `reject` suppresses its fingerprint until its content
+changes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from helmq.domain.item import Outcome, WorkItem
+from helmq.domain.model import Stage, Status
+from helmq.llm.service import llm_failure, usage_summary
+from helmq.stages.context import StageContext
+from helmq.tiers.worktree import Worktree, branch_diff, changed_files, prepare_worktree
+
+MAX_DIFF_CHARS = 60_000
+
+SYSTEM = """\
+You review one change that an automated maintainer made for a backlog item, before a person
+sees it. You get the item, the plan, the maintainer's summary or report, and the diff of its
+branch. Decide:
+- accept: the change (or report) settles the item, is correct, minimal and safe to merge.
+- needs_work: the direction is right but something must be fixed first; say exactly what in
+  `feedback` (it goes back to the maintainer for another round).
+- reject: the item should not be done this way or at all (wrong, harmful, out of scope,
+  or the item is obsolete); say why.
+Judge only what you see. Answer with JSON only, matching the schema.
+"""
+
+
+class Verdict(BaseModel):
+    """The review model's answer."""
+
+    verdict: Literal["accept", "needs_work", "reject"]
+    reasons: list[str] = Field(max_length=10)
+    feedback: str = Field(default="", max_length=4000)
+
+
+def _prompt(item: WorkItem, done: dict, diff: str) -> str:
+    facts = {
+        "title": item.title,
+        "description": item.data.get("description") or None,
+        "plan": (item.data.get("classify") or {}).get("plan"),
+        "tier": str(item.tier),
+        "summary": done.get("summary"),
+        "report": done.get("report"),
+        "vote": (done.get("vote") or {}).get("tally"),
+        "round": item.review_rounds + 1,
+    }
+    shown = diff if len(diff) <= MAX_DIFF_CHARS else diff[:MAX_DIFF_CHARS] + "\n[diff cut]"
+    return ("Item and what was done:\n"
+            + json.dumps({k: v for k, v in facts.items() if v}, ensure_ascii=False, indent=1)
+            + "\n\nDiff of the branch:\n" + (shown or "(no file changes)"))
+
+
+def _proof(item: WorkItem, ctx: StageContext, done: dict) -> tuple[Worktree | None, str] | Outcome:
+    """The worktree and diff to judge, or the failed Outcome when the branch breaks scope."""
+    scope = done.get("scope") or done.get("files") or []
+    if not scope:
+        return None, ""
+    assert item.repo is not None
+    wt = prepare_worktree(Path(item.repo), ctx.worktrees_dir, item.item_key)
+    outside = sorted(set(changed_files(wt)) - set(scope))
+    if outside:
+        msg = f"the branch changes files the answer did not edit: {', '.join(outside)}"
+        return Outcome(Status.FAILED, "failed", msg, failure_class="out_of_scope",
+                       data={"review": {"verdict": "failed", "reasons": [msg]}})
+    return wt, branch_diff(wt)
+
+
+def review_llm(item: WorkItem, ctx: StageContext, *, on_accept) -> Outcome:
+    """Judge an LLM tier's result; `on_accept(item, wt, verdict, diff)` settles an accepted
+    item (ticks its TODO entry, writes the report) and returns the final Outcome."""
+    done = item.data.get("execute") or {}
+    proof = _proof(item, ctx, done)
+    if isinstance(proof, Outcome):
+        return proof
+    wt, diff = proof
+    if ctx.llm is None:
+        return Outcome(Status.WAITING, "waiting", "no LLM service in this process to review",
+                       waiting_reason="tier_unavailable",
+                       retry_after_seconds=ctx.retry_waiting_seconds)
+    meter = ctx.llm.meter(item, Stage.REVIEW.value, str(item.tier))
+    try:
+        got = meter.json_call("review", SYSTEM, _prompt(item, done, diff), Verdict,
+                              max_tokens=1500)
+    except Exception as exc:
+        outcome = llm_failure(exc, meter, what=f"reviewing item {item.item_key}")
+        if outcome is None:
+            raise
+        return outcome
+    assert got.data is not None
+    found = got.data
+    verdict = {"verdict": found.verdict, "reasons": list(found.reasons),
+               "feedback": found.feedback, "by": "llm", **usage_summary(got)}
+    cost = meter.cost_usd
+    if found.verdict == "needs_work":
+        return Outcome(Status.NEEDS_WORK, "needs_work",
+                       f"review asks for another round: {found.feedback or found.reasons}",
+                       data={"review": verdict}, cost_usd=cost)
+    if found.verdict == "reject":
+        return Outcome(Status.REJECTED, "rejected",
+                       "rejected: " + "; ".join(found.reasons or ["no reason given"]),
+                       data={"review": verdict}, cost_usd=cost)
+    settled = on_accept(item, wt, verdict, diff)
+    return Outcome(settled.status, settled.label, settled.message, data=settled.data,
+                   branch=settled.branch, report_path=settled.report_path, cost_usd=cost)
