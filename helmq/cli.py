@@ -246,6 +246,12 @@ def cmd_up(app: App, args: argparse.Namespace) -> int:
     return serve_embedded(app, port=args.port)
 
 
+def cmd_ui(app: App, args: argparse.Namespace) -> int:
+    from helmq.ui import serve
+
+    return serve(app.settings, args.host, args.port, repo=app.repo, jobs=app.jobs)
+
+
 def _celery_app(app: App):
     if app.settings.embedded:
         raise ConfigError("set HELMQ_BROKER_URL (e.g. redis://127.0.0.1:6379/0): the embedded "
@@ -289,8 +295,11 @@ def cmd_beat(app: App, args: argparse.Namespace) -> int:
 
 
 def _env_help() -> str:
-    width = max(map(len, ENV_VARS))
-    return "environment:\n" + "\n".join(f"  {k:<{width}}  {v}" for k, v in ENV_VARS.items())
+    from helmq.tiers.claude.config import ENV_VARS as CLAUDE_VARS
+
+    described = {**ENV_VARS, **CLAUDE_VARS}
+    width = max(map(len, described))
+    return "environment:\n" + "\n".join(f"  {k:<{width}}  {v}" for k, v in described.items())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -349,9 +358,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="give up waiting after this many seconds (default 1800)")
 
     sp = verb("up", cmd_up, "embedded all-in-one: migrations, worker threads for all queues, "
-              "beat (UI arrives with the web issue)")
+              "beat, and the web UI on 127.0.0.1")
     sp.add_argument("--repo", action="append", metavar="PATH")
-    sp.add_argument("--port", type=int, default=8765)
+    sp.add_argument("--port", type=int, default=8765, help="web UI port (default 8765)")
+
+    sp = verb("ui", cmd_ui, "the web UI: External and Internal tabs, item pages, JSON API")
+    sp.add_argument("--host", default="127.0.0.1",
+                    help="address to bind (default 127.0.0.1: this machine only)")
+    sp.add_argument("--port", type=int, default=8765, help="port (default 8765)")
 
     sp = verb("worker", cmd_worker, "a Celery worker for the given queues (needs HELMQ_BROKER_URL)")
     sp.add_argument("--queues", "-Q", required=True,

@@ -226,8 +226,15 @@ def serve_embedded(app: App, *, port: int) -> int:
 
 def _serve(app: App, celery_app: Celery, worker: EmbeddedWorker, repos: list[Path],
            port: int) -> int:
+    from helmq.ui import serve_in_thread
+
     worker.start()
+    ui = None
     try:
+        try:
+            ui = serve_in_thread(app.settings, "127.0.0.1", port, repo=app.repo, jobs=app.jobs)
+        except RuntimeError as exc:
+            raise ConfigError(f"{exc}; pick another with --port", key="--port") from None
         _recover(app, celery_app, "left in flight by an earlier run")
         # Beat's first interval only ends later: scan now, then dispatch what it found.
         for scan in scan_with_progress(app.repo, app.jobs, repos=repos,
@@ -236,8 +243,8 @@ def _serve(app: App, celery_app: Celery, worker: EmbeddedWorker, repos: list[Pat
                   file=sys.stderr)
         celery_app.send_task("helmq.dispatch")
         print(f"helmq up: embedded worker and beat running on {app.settings.database_url_safe}; "
-              f"repos: {', '.join(map(str, repos))}; Ctrl-C stops "
-              f"(the web UI on 127.0.0.1:{port} arrives with the UI issue)", file=sys.stderr)
+              f"repos: {', '.join(map(str, repos))}; web UI on http://127.0.0.1:{port}; "
+              "Ctrl-C stops", file=sys.stderr)
         last = ""
         while True:
             time.sleep(2)
@@ -250,5 +257,7 @@ def _serve(app: App, celery_app: Celery, worker: EmbeddedWorker, repos: list[Pat
         print("helmq up: stopping after the running tasks (Ctrl-C again to quit now; "
               "in-flight items resume on the next start)", file=sys.stderr)
     finally:
+        if ui is not None:
+            ui.stop()
         worker.stop()
     return 0

@@ -56,9 +56,10 @@ def dispatch_tick(
     budget = settings.max_in_flight - repo.count_in_flight()
     if limit is not None:
         budget = min(budget, limit)
+    paused_in_ui = repo.paused_jobs()
     for name, job in jobs.jobs.items():
-        if job.paused:
-            tick.skipped[name] = "paused"
+        if job.paused or name in paused_in_ui:
+            tick.skipped[name] = "paused" if job.paused else "paused from the UI"
             continue
         idle_min = job.eligibility.require_user_idle_minutes
         if not ignore_idle and not user_idle(last.at, now, idle_min):

@@ -16,6 +16,7 @@ ENV_VARS = {
     "HELMQ_STATE_DIR": "worktrees, reports, transcripts, SQLite (default: ~/.helmq)",
     "HELMQ_LAST_ACTIVE": "last-active file (default: ~/.coord/last_active.json)",
     "HELMQ_UI_TOKEN": "token for mutating UI/API calls (default: none, mutations refused)",
+    "HELMQ_FLOWER_URL": "where the UI links Celery task ids (default: http://127.0.0.1:5555)",
     "ANTHROPIC_API_KEY": "LLM credentials; absent = LLM tiers wait",
     "ANTHROPIC_BASE_URL": "the Messages API address (default: the SDK's)",
     "HELMQ_MODEL_CLASSIFY": "model for classify (default: claude-haiku-5-5)",

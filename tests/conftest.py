@@ -155,6 +155,15 @@ jobs:
 """The built-in default's maintenance job alone: what most CLI tests are about."""
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def helmq_env(tmp_path: Path, *, default_jobs: bool = False, **extra: str) -> dict[str, str]:
     """An environment for helmq processes isolated under `tmp_path`.
 

@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, git, helmq_env, make_git_repo, run_helmq
+from conftest import ROOT, free_port, git, helmq_env, make_git_repo, run_helmq
 from sqlalchemy import update
 
 from helmq.store.engine import make_engine
@@ -40,7 +40,7 @@ def items(env: dict[str, str], *extra: str) -> list[dict]:
 
 
 def test_every_verb_has_help():
-    for verb in ["up", "run-once", "scan", "items", "show", "worker", "beat", "touch",
+    for verb in ["up", "ui", "run-once", "scan", "items", "show", "worker", "beat", "touch",
                  "migrate-queue", "db"]:
         out = run_helmq([verb, "--help"], dict(os.environ))
         assert out.returncode == 0, (verb, out.stderr)
@@ -219,7 +219,8 @@ def test_up_finishes_what_a_killed_process_left_in_flight(tmp_path):
 
     # When `helmq up` starts again (user active, so nothing new is dispatched)
     run_helmq(["touch"], env)
-    proc = subprocess.Popen([sys.executable, "-m", "helmq.cli", "up", "--repo", str(repo)],
+    proc = subprocess.Popen([sys.executable, "-m", "helmq.cli", "up", "--repo", str(repo),
+                             "--port", str(free_port())],
                             env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
@@ -281,7 +282,8 @@ def test_up_killed_mid_execute_finishes_the_item_after_restart(tmp_path):
     store_url = f"sqlite:///{tmp_path / 'state' / 'helmq.db'}"
 
     def up() -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "helmq.cli", "up", "--repo", str(repo)],
+        return subprocess.Popen([sys.executable, "-m", "helmq.cli", "up", "--repo", str(repo),
+                             "--port", str(free_port())],
                                 env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)
 
@@ -387,7 +389,8 @@ def test_a_second_embedded_helmq_on_the_same_state_dir_is_refused(tmp_path):
     repo = make_git_repo(tmp_path / "app", {"TODO.md": TODO})
     env = helmq_env(tmp_path)
     run_helmq(["touch"], env)
-    up = subprocess.Popen([sys.executable, "-m", "helmq.cli", "up", "--repo", str(repo)],
+    up = subprocess.Popen([sys.executable, "-m", "helmq.cli", "up", "--repo", str(repo),
+                             "--port", str(free_port())],
                           env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                           text=True)
     try:

@@ -141,6 +141,19 @@ def test_a_paused_job_dispatches_nothing(repo: Repository, tmp_path: Path) -> No
     assert statuses(repo) == {"Tidy": Status.PENDING}
 
 
+def test_a_job_paused_from_the_ui_waits_until_resumed(repo: Repository, tmp_path: Path) -> None:
+    jobs = jobs_from(tmp_path, JOBS_YAML)
+    add(repo, finding("Tidy"))
+    repo.set_job_paused("maint", True, reason="holiday")
+
+    tick = dispatch_tick(repo, jobs, settings_for(tmp_path), ignore_idle=True, now=NOW)
+    assert tick.dispatched == [] and tick.skipped == {"maint": "paused from the UI"}
+
+    repo.set_job_paused("maint", False)
+    tick = dispatch_tick(repo, jobs, settings_for(tmp_path), ignore_idle=True, now=NOW)
+    assert statuses(repo) == {"Tidy": Status.QUEUED}
+
+
 def test_only_the_other_jobs_items_are_dispatched(repo: Repository, tmp_path: Path) -> None:
     jobs = jobs_from(tmp_path, JOBS_YAML + "  other:\n    paused: true\n")
     add(repo, finding("Mine"))

@@ -25,6 +25,8 @@ from helmq.store.rows import (
     to_item,
 )
 from helmq.store.schema import item_events, scans, stage_runs, work_items
+from helmq.store.session_queries import SessionQueries
+from helmq.store.ui_queries import UIQueries
 
 __all__ = [
     "DISPATCH_LOCK_KEY",
@@ -37,7 +39,7 @@ __all__ = [
 ]
 
 
-class Repository(DiscoveryQueries, PipelineQueries):
+class Repository(DiscoveryQueries, PipelineQueries, SessionQueries, UIQueries):
     """Named queries over one engine; each public method is one transaction."""
 
     def get_item(self, ref: int | str) -> WorkItem | None:

@@ -97,6 +97,10 @@ work_items = Table(
     UniqueConstraint("job", "fingerprint"),
     Index(None, "job", "status", "priority"),
     Index(None, "status", "lease_until"),
+    # The UI's list pages: newest first, overall, by status and by job.
+    Index(None, "updated_at", "id"),
+    Index(None, "status", "updated_at", "id"),
+    Index(None, "job", "updated_at", "id"),
 )
 
 item_events = Table(
@@ -133,6 +137,7 @@ stage_runs = Table(
     Column("error", Text),
     Column("detail", JsonData),
     Index(None, "item_id", "id"),
+    Index(None, "started_at"),
 )
 
 scans = Table(

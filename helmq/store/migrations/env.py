@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from alembic import context
 
-import helmq.store.ledger  # noqa: F401  (registers llm_costs on the metadata)
+# Tables defined beside their queries register on the one metadata when imported.
+import helmq.store.job_state  # noqa: F401
+import helmq.store.ledger  # noqa: F401
+import helmq.store.session_queries  # noqa: F401
 from helmq.store.schema import metadata
 
 connection = context.config.attributes["connection"]
