@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import Celery
 
 from helmq.settings import Settings
+from helmq.tiers.claude.config import ClaudeConfig
 from tasks.router import route_task, task_queues
 from tasks.stage_tasks import register
 
@@ -13,10 +14,13 @@ def make_celery(settings: Settings | None = None) -> Celery:
     """A Celery app for `settings` (read from the environment when omitted)."""
     settings = settings or Settings.from_env()
     time_limit = settings.task_time_limit
+    # A Claude session may run max_minutes plus the pauses its policy allows.
+    session_limit = ClaudeConfig.from_settings(settings).task_time_limit
+    longest = max(time_limit, session_limit)
     app = Celery("helmq", broker=settings.broker_url)
     transport: dict = {
         # Above the longest hard limit, so a long task is not redelivered while it runs.
-        "visibility_timeout": int(time_limit + 600),
+        "visibility_timeout": int(longest + 600),
     }
     if settings.embedded:
         transport["polling_interval"] = 0.05
@@ -41,5 +45,5 @@ def make_celery(settings: Settings | None = None) -> Celery:
         timezone="UTC",
         enable_utc=True,
     )
-    register(app, time_limit=time_limit)
+    register(app, time_limit=time_limit, execute_time_limit=session_limit)
     return app

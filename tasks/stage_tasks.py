@@ -24,16 +24,19 @@ def _step(task: Task, stage: Stage, handoff: Handoff) -> Handoff | None:
     return step.next
 
 
-def register(app: Celery, *, time_limit: float) -> None:
-    """Define helmq's tasks on `app`."""
+def register(app: Celery, *, time_limit: float, execute_time_limit: float | None = None) -> None:
+    """Define helmq's tasks on `app`. Execute may run longer (a Claude session's max_minutes
+    and pauses) than classify and review."""
     stage_opts = {"bind": True, "acks_late": True, "time_limit": time_limit,
                   "soft_time_limit": time_limit - 30}
+    longest = max(time_limit, execute_time_limit or 0)
+    execute_opts = {**stage_opts, "time_limit": longest, "soft_time_limit": longest - 30}
 
     @app.task(name="helmq.classify", **stage_opts)
     def classify(self: Task, handoff: Handoff) -> Handoff | None:
         return _step(self, Stage.CLASSIFY, handoff)
 
-    @app.task(name="helmq.execute", **stage_opts)
+    @app.task(name="helmq.execute", **execute_opts)
     def execute(self: Task, handoff: Handoff) -> Handoff | None:
         return _step(self, Stage.EXECUTE, handoff)
 

@@ -300,3 +300,68 @@ jobs:
     assert again["dispatched"] == 0
     # And the user's tree is untouched
     assert tree_snapshot(repo) == before and git(repo, "status", "--porcelain") == ""
+
+
+def test_claude_sessions_run_one_at_a_time_on_a_concurrency_one_worker(
+        tmp_path, pg_url, redis_url, start_worker):
+    from fake_anthropic import FakeAnthropic, json_reply, slow, text, tool_use
+
+    # Given two items that ask for a Claude session, and a fake Messages API
+    repo = make_git_repo(tmp_path / "app", {
+        "TODO.md": "- [ ] Write notes one tier:claude_session\n"
+                   "- [ ] Write notes two tier:claude_session\n",
+        "app.py": "print('hi')\n",
+    })
+    before = tree_snapshot(repo)
+    config = tmp_path / "jobs.yaml"
+    config.write_text(f"""repos: [{repo}]
+jobs:
+  maint:
+    internal: true
+    discovery: {{strategy: autodo_scan}}
+    eligibility: {{require_user_idle_minutes: 15}}
+""", encoding="utf-8")
+    with FakeAnthropic(tmp_path / "requests.jsonl") as fake:
+        env = helmq_env(tmp_path, HELMQ_DATABASE_URL=pg_url, HELMQ_BROKER_URL=redis_url,
+                        HELMQ_CONFIG=str(config), ANTHROPIC_API_KEY="sk-ant-test-e2e",
+                        ANTHROPIC_BASE_URL=fake.url, HELMQ_LLM_BACKOFF_BASE="0.01",
+                        HELMQ_MODEL_REVIEW="claude-haiku-4-5", HELMQ_CLAUDE_MAX_MINUTES="1")
+        scanned = run_helmq(["scan", "--json"], env)
+        assert scanned.returncode == 0, scanned.stderr
+        keys = {i["title"]: i["item_key"] for i in json.loads(
+            run_helmq(["items", "--json"], env).stdout)}
+        worktrees = tmp_path / "state" / "worktrees"
+        fake.when(contains="You review one change", reply=json_reply(
+            {"verdict": "accept", "reasons": ["the notes are there"], "feedback": ""}))
+        for n in ("one", "two"):
+            # each session writes its notes in its own worktree, slowly enough to overlap
+            fake.when(last_user_contains=f"Write notes {n}", tool_result=False,
+                      reply=slow(tool_use("Write", {
+                          "file_path": str(worktrees / keys[f"Write notes {n}"] / f"{n}.md"),
+                          "content": f"notes {n}\n"}), 1.0))
+        fake.when(tool_result=True, reply=text("Wrote the notes."))
+        control = start_worker("control,llm", env)
+        claude = start_worker("claude", env, concurrency=1)
+
+        # When run-once dispatches both to the workers
+        out = run_helmq(["run-once", "--json"], env, timeout=300)
+        assert out.returncode == 0, out.stderr + out.stdout
+
+    # Then both sessions ran on the claude worker, one after the other
+    items = items_by_title(env)
+    spans = []
+    for n in ("one", "two"):
+        item = items[f"Write notes {n}"]
+        assert (item["status"], item["tier"], item["review"]) == (
+            "done", "claude_session", "accept"), item
+        assert git(repo, "show", f"{item['branch']}:{n}.md") == f"notes {n}\n"
+        shown = json.loads(run_helmq(["show", str(item["id"]), "--json"], env).stdout)
+        session = shown["data"]["claude"]
+        assert item["session_id"] == session["session_id"]
+        assert Path(session["transcript_path"]).is_file()
+        assert {r["stage"]: r["worker"] for r in shown["stage_runs"]}["execute"] == claude.name
+        assert control.name in {r["worker"] for r in shown["stage_runs"]}
+        spans.append((session["started_at"], session["ended_at"]))
+    (start1, end1), (start2, end2) = sorted(spans)
+    assert end1 <= start2, spans
+    assert tree_snapshot(repo) == before

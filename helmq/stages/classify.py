@@ -19,7 +19,7 @@ from helmq.stages.context import StageContext
 from helmq.tiers.script.registry import all_checks, get_check, match_check
 
 # Tiers this helmq can execute.
-EXECUTABLE_TIERS = frozenset({Tier.SCRIPT, Tier.LLM_CALL, Tier.VARIO})
+EXECUTABLE_TIERS = frozenset({Tier.SCRIPT, Tier.LLM_CALL, Tier.VARIO, Tier.CLAUDE_SESSION})
 LLM_TIERS = frozenset({Tier.LLM_CALL, Tier.VARIO, Tier.CLAUDE_SESSION})
 
 PROMPT_VERSION = "classify-1"

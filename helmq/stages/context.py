@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
     from helmq.jobs import JobsConfig
     from helmq.llm.service import LLMService
+    from helmq.store.session_queries import SessionQueries
+    from helmq.tiers.claude.config import ClaudeConfig
 
 
 @dataclass(frozen=True)
@@ -26,19 +28,30 @@ class StageContext:
     llm: LLMService | None = None
     """Budgeted LLM calls; None where no database is at hand (the LLM tiers then wait)."""
     jobs: JobsConfig | None = None
+    claude: ClaudeConfig | None = None
+    """The Claude session tier's settings; None where it is not set up (the tier waits)."""
+    sessions: SessionQueries | None = None
+    """Where a running session records its progress and heartbeats its lease."""
 
     @classmethod
     def from_settings(cls, settings: Settings, *, engine: Engine | None = None,
                       jobs: JobsConfig | None = None) -> StageContext:
-        llm = None
+        llm = claude = sessions = None
         if engine is not None and jobs is not None:
             from helmq.llm.service import LLMService
+            from helmq.store.repository import Repository
+            from helmq.tiers.claude.config import ClaudeConfig
 
             llm = LLMService.build(settings, engine, jobs.budget, jobs.vario)
+            claude = ClaudeConfig.from_settings(settings,
+                                                max_budget_usd=jobs.budget.per_item_usd)
+            sessions = Repository(engine)
         return cls(
             worktrees_dir=settings.worktrees_dir,
             reports_dir=settings.reports_dir,
             llm_credentials=settings.anthropic_api_key is not None,
             llm=llm,
             jobs=jobs,
+            claude=claude,
+            sessions=sessions,
         )

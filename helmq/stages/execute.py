@@ -82,7 +82,19 @@ def execute_script(item: WorkItem, ctx: StageContext) -> Outcome:
                    data={"execute": result})
 
 
-EXECUTORS = {Tier.SCRIPT: execute_script, **LLM_EXECUTORS}
+def execute_claude_session(item: WorkItem, ctx: StageContext) -> Outcome:
+    """A headless Claude Code session in the item's worktree (helmq.tiers.claude_session)."""
+    if ctx.claude is None:
+        msg = "the Claude session tier is not set up in this process; waiting"
+        return Outcome(Status.WAITING, "waiting", msg, waiting_reason="tier_unavailable",
+                       retry_after_seconds=ctx.retry_waiting_seconds)
+    from helmq.tiers.claude_session import execute_claude
+
+    return execute_claude(item, ctx, repo=ctx.sessions, config=ctx.claude)
+
+
+EXECUTORS = {Tier.SCRIPT: execute_script, Tier.CLAUDE_SESSION: execute_claude_session,
+             **LLM_EXECUTORS}
 
 
 def execute(item: WorkItem, ctx: StageContext) -> Outcome:

@@ -47,7 +47,7 @@ def _prompt(item: WorkItem, done: dict, diff: str) -> str:
         "plan": (item.data.get("classify") or {}).get("plan"),
         "tier": str(item.tier),
         "summary": done.get("summary"),
-        "report": done.get("report"),
+        "report": done.get("report") or done.get("result"),
         "vote": (done.get("vote") or {}).get("tally"),
         "round": item.review_rounds + 1,
     }
@@ -59,7 +59,7 @@ def _prompt(item: WorkItem, done: dict, diff: str) -> str:
 
 def _proof(item: WorkItem, ctx: StageContext, done: dict) -> tuple[Worktree | None, str] | Outcome:
     """The worktree and diff to judge, or the failed Outcome when the branch breaks scope."""
-    scope = done.get("scope") or done.get("files") or []
+    scope = done.get("scope") or done.get("files") or done.get("changed_files") or []
     if not scope:
         return None, ""
     assert item.repo is not None

@@ -50,6 +50,14 @@ def write_report(reports_dir: Path, item: WorkItem, verdict: dict[str, Any], *, 
 def _llm_sections(ex: dict[str, Any], verdict: dict[str, Any]) -> list[str]:
     """What an LLM tier said it did, how a vario panel voted, and the reviewer's feedback."""
     lines: list[str] = []
+    if ex.get("session_id"):
+        lines += ["", "## Claude session", "",
+                  f"- session: `{ex['session_id']}`",
+                  f"- transcript: `{ex.get('transcript_path') or '—'}`",
+                  f"- turns: {ex.get('turns', 0)}, tool calls: {ex.get('tool_calls', 0)}, "
+                  f"cost: ${float(ex.get('cost_usd') or 0):.4f}"]
+    if ex.get("result"):
+        lines += ["", "## Result", "", str(ex["result"])]
     if ex.get("summary"):
         lines += ["", "## Summary", "", str(ex["summary"])]
     if ex.get("report"):
@@ -62,7 +70,7 @@ def _llm_sections(ex: dict[str, Any], verdict: dict[str, Any]) -> list[str]:
         for ballot in vote.get("dissent") or []:
             lines.append(f"- dissent from {ballot['model']}: {ballot['verdict']}: "
                          f"{ballot.get('reasons', '')}")
-    if ex.get("cost_usd"):
+    if ex.get("cost_usd") and not ex.get("session_id"):
         lines += ["", f"- execute cost: ${ex['cost_usd']:.4f} over {ex.get('calls', 0)} call(s)"]
     if verdict.get("feedback"):
         lines += ["", "## Review feedback", "", str(verdict["feedback"])]

@@ -15,7 +15,7 @@ from helmq.tiers.script.registry import Check, get_check, reports_only
 from helmq.tiers.todo_tick import tick_todo
 from helmq.tiers.worktree import Worktree, branch_diff, changed_files, commit_all, prepare_worktree
 
-LLM_REVIEWED = frozenset({Tier.LLM_CALL, Tier.VARIO})
+LLM_REVIEWED = frozenset({Tier.LLM_CALL, Tier.VARIO, Tier.CLAUDE_SESSION})
 """Tiers whose result a model judges after the proofs (a script check's proof is enough)."""
 
 
