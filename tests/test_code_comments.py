@@ -24,7 +24,7 @@ def titles(text: str, filename: str) -> list[tuple[str, str]]:
 
 # --- the scanner, per language ---------------------------------------------------------------
 
-@pytest.mark.parametrize(("filename", "source", "expected"), [
+LANGUAGE_CASES = [
     # Python: `#` comments, not `#` in strings, never docstrings.
     ("a.py", 'x = "# TODO: in a string"  # TODO: real one\n', [("TODO", "real one")]),
     ("a.py", "s = '# FIXME: single'\n# FIXME: after\n", [("FIXME", "after")]),
@@ -71,9 +71,23 @@ def titles(text: str, filename: str) -> list[tuple[str, str]]:
     ("a.css", 'a { content: "/* TODO: no */"; } /* TODO: css */\n', [("TODO", "css")]),
     ("Dockerfile", "# TODO: pin\nRUN echo '# TODO: no'\n", [("TODO", "pin")]),
     ("Makefile", "all: # FIXME: make\n", [("FIXME", "make")]),
-])
+]
+
+
+@pytest.mark.parametrize(("filename", "source", "expected"), LANGUAGE_CASES)
 def test_markers_are_found_in_comments_only(filename, source, expected):
     assert titles(source, filename) == expected
+
+
+@pytest.mark.parametrize(("filename", "source", "expected"), LANGUAGE_CASES)
+def test_the_slow_lexer_for_unknown_token_starts_finds_the_same(filename, source, expected,
+                                                                 monkeypatch):
+    monkeypatch.setattr(c, "_start_chars", lambda alternatives: None)
+    c._compile.cache_clear()
+    try:
+        assert titles(source, filename) == expected
+    finally:
+        c._compile.cache_clear()
 
 
 def test_owner_title_line_and_column():
@@ -88,6 +102,7 @@ def test_owner_title_line_and_column():
     ("# TODO(bob) x", ("TODO", "bob", "x")),
     ("# TODO(): x", ("TODO", None, "x")),
     ("#FIXME:x", ("FIXME", None, "x")),
+    ("# TODO; x", ("TODO", None, "x")),  # a mistyped colon (sqlalchemy, scipy)
 ])
 def test_marker_forms(comment, expected):
     [hit] = scan_comments(comment + "\n", c.PYTHON)
@@ -111,6 +126,7 @@ def test_not_a_marker(comment):
     ("# this is a HACK because of x\n", []),
     ("# Later, TODO: tidy\n", [("TODO", "tidy")]),
     ("# and a FIXME(bob) here\n", [("FIXME", "here")]),
+    ("# see TODO; later\n", []),
     ("x = 1  # TODO tidy\n", [("TODO", "tidy")]),
     ("## TODO tidy\n", [("TODO", "tidy")]),
 ])
@@ -138,6 +154,63 @@ def test_an_unclosed_block_comment_or_string_runs_to_the_end():
 def test_the_comment_text_stops_at_the_block_closer():
     assert titles("/* TODO: tidy */ int x; // later\n", "a.c") == [("TODO", "tidy")]
     assert titles("<!-- TODO: tidy --><p>text</p>\n", "a.html") == [("TODO", "tidy")]
+
+
+@pytest.mark.parametrize(("filename", "source", "expected"), [
+    # Found by comparing with leasot on SQLAlchemy: the title is on the comment line below.
+    ("a.py", "    # TODO:\n    # somehow get a fixture here\n    yield\n",
+     [("TODO", "somehow get a fixture here", 1)]),
+    ("a.py", "x = 1  # FIXME\n## the real text\n", [("FIXME", "the real text", 1)]),
+    ("a.c", "/* TODO:\n * add mmap support\n */\n", [("TODO", "add mmap support", 1)]),
+    ("a.html", "<!-- XXX:\n  fix the layout -->\n", [("XXX", "fix the layout", 1)]),
+    # Nothing to take: code, an empty comment, another marker, the end of the file.
+    ("a.py", "# TODO:\nx = 1\n# not this\n", []),
+    ("a.py", "# TODO:\n#\n", []),
+    ("a.py", "# TODO:\n# FIXME: its own item\n", [("FIXME", "its own item", 2)]),
+    ("a.py", "# TODO:", []),
+    ("a.c", "/* TODO: */\n// not a continuation of a closed block\n", []),
+    # Only a marker that heads its comment line, and not an `XXX(remark)` aside.
+    ("a.h", "/* @param width TODO:\n * \\n\n */\n", []),
+    ("a.h", "/*\n * XXX(See the design notes.)\n * @tparam T a type\n */\n", []),
+])
+def test_a_lone_marker_takes_its_title_from_the_comment_line_below(filename, source,
+                                                                    expected):
+    syntax = syntax_for(filename)
+    assert [(h.marker, h.text, h.line) for h in scan_comments(source, syntax)] == expected
+
+
+@pytest.mark.parametrize(("text", "end"), [
+    ("TODO", 4), ("x TODO y", 6), ("FIXME: a\nXXX b", 12), ("é HACK", 6), ("(BUG)", 4),
+    ("DEBUG MY_TODO TODOS XXXX todo HACKS", -1), ("", -1),
+])
+def test_last_marker_end_finds_whole_upper_case_words(text, end):
+    assert c.last_marker_end(text) == end
+    assert c.may_hold_marker(text.encode()) == (end >= 0)
+
+
+def test_a_marker_after_a_non_ascii_byte_may_be_there():
+    # Bytes cannot tell a letter (`éTODO`) from punctuation (`—TODO`): both are kept.
+    assert c.may_hold_marker("éTODO".encode()) and c.may_hold_marker("—TODO".encode())
+
+
+def test_every_syntax_lexes_on_the_fast_path():
+    # A syntax whose token starts cannot be worked out falls back to trying every alternative
+    # at every character: still right, but several times slower.
+    syntaxes = {id(s): s for s in [*c.EXTENSIONS.values(), *c.FILENAMES.values()]}.values()
+    for syntax in syntaxes:
+        starts = [*(opener for opener, _ in syntax.block), *syntax.line, *syntax.strings]
+        assert c._start_chars(starts) is not None, syntax.name
+
+
+def test_line_comments_without_a_marker_between_hits_change_nothing():
+    lines = []
+    for n in range(300):
+        lines.append(f"x = '# TODO: no {n}'  # plain DEBUG note {n}")
+        if n % 50 == 0:
+            lines.append(f"# HACK: item {n}")
+    hits = scan_comments("\n".join(lines) + "\n", c.PYTHON)
+    assert [(h.text, h.line) for h in hits] == [
+        (f"item {n}", n + n // 50 + 2) for n in range(0, 300, 50)]
 
 
 @pytest.mark.parametrize(("name", "first_line", "expected"), [
@@ -271,6 +344,39 @@ def test_an_extensionless_script_is_read_by_its_shebang(tmp_path):
     result = scan_code_comments(repo)
     assert [(f.source_file, f.title) for f in result.findings] == [("bin/deploy", "yes")]
     assert result.skipped_files == []
+
+
+def test_a_file_with_an_unknown_suffix_is_not_probed_for_a_shebang(tmp_path):
+    repo = tmp_path / "repo"
+    write(repo / "notes.txt", "#!/bin/sh\n# TODO: a text file, not a script\n")
+    write(repo / "run", "#!/bin/sh\n# TODO: a script\n")
+    assert [f.source_file for f in scan_code_comments(repo).findings] == ["run"]
+
+
+def test_a_file_that_cannot_hold_a_marker_is_not_decoded(tmp_path):
+    # Given a Latin-1 file without any marker word: no encoding of it can hold a finding
+    repo = tmp_path / "repo"
+    write(repo / "latin.py", "# caf\xe9 DEBUG\n".encode("latin-1"))
+    write(repo / "ok.py", "# TODO: ok\n")
+    result = scan_code_comments(repo)
+    assert [f.title for f in result.findings] == ["ok"]
+    assert result.warnings == [] and result.skipped_files == []
+
+
+def test_the_walked_listing_is_in_path_order_and_skips_what_it_should(tmp_path):
+    from pathlib import Path
+
+    from helmq.discovery.files import repo_files
+
+    repo = tmp_path / "repo"
+    for rel in ("a/b.py", "a-b/x.py", "a.b", "z.py", "node_modules/m.js", ".git/config",
+                "__pycache__/c.pyc"):
+        write(repo / rel, "x")
+    (repo / "link").symlink_to(repo / "a", target_is_directory=True)
+    (repo / "file-link").symlink_to(repo / "z.py")
+    listed = repo_files(repo)
+    assert listed == sorted(listed)
+    assert set(listed) == {Path(p) for p in ("a/b.py", "a-b/x.py", "a.b", "z.py", "file-link")}
 
 
 def test_binary_huge_and_non_utf8_files_are_skipped_with_a_warning(tmp_path):

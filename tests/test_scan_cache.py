@@ -38,6 +38,7 @@ class ReadWatch:
         self.reads: list[str] = []
         self.forbid = False
         real_read_text_file = files_module.read_text_file
+        real_read_file_bytes = files_module.read_file_bytes
         real_open, real_io_open = builtins.open, io.open
         real_path_open = pathlib.Path.open
         real_read_bytes, real_read_text = pathlib.Path.read_bytes, pathlib.Path.read_text
@@ -63,9 +64,16 @@ class ReadWatch:
             guard(path)
             return real_read_text_file(path, max_bytes=max_bytes)
 
-        for module in (files_module, todo_module, comments_module):
+        def watched_read_file_bytes(path, *, max_bytes):
+            guard(path)
+            return real_read_file_bytes(path, max_bytes=max_bytes)
+
+        for module in (files_module, todo_module):
             monkeypatch.setattr(module, "read_text_file", watched_read_text_file)
+        for module in (files_module, comments_module):
+            monkeypatch.setattr(module, "read_file_bytes", watched_read_file_bytes)
         monkeypatch.setattr(builtins, "open", wrap(real_open))
+        monkeypatch.setattr(os, "open", wrap(os.open))
         monkeypatch.setattr(io, "open", wrap(real_io_open))
         monkeypatch.setattr(pathlib.Path, "open", wrap(real_path_open))
         monkeypatch.setattr(pathlib.Path, "read_bytes", wrap(real_read_bytes))
@@ -217,15 +225,17 @@ def test_an_unreadable_file_is_not_cached(repo, cache_dir, monkeypatch):
     # Given a file that cannot be opened during the first scan (a permission error; the
     # tests run as root, which chmod cannot stop, so the open itself is made to fail)
     path = (repo / "src" / "app.py").resolve()
-    real_open = Path.open
 
-    def refuse(self, *args, **kwargs):
-        if self.resolve() == path:
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_open(self, *args, **kwargs)
+    def refusing(real_open):
+        def refuse(file, *args, **kwargs):
+            if isinstance(file, str | os.PathLike) and Path(file).resolve() == path:
+                raise PermissionError(13, "Permission denied", os.fspath(file))
+            return real_open(file, *args, **kwargs)
+        return refuse
 
     with monkeypatch.context() as m:
-        m.setattr(Path, "open", refuse)
+        m.setattr(builtins, "open", refusing(builtins.open))
+        m.setattr(os, "open", refusing(os.open))
         first = autodo_scan([repo], cache_dir=cache_dir)
     assert any(rel == "src/app.py" for _, rel in first.skipped_files)
 

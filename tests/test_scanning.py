@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import helmq_env, make_git_repo, run_helmq, write
 from sqlalchemy import func, select
 
-from conftest import helmq_env, make_git_repo, run_helmq, write
 from helmq.discovery.registry import STRATEGIES
 from helmq.domain.model import Recurrence
 from helmq.errors import ConfigError

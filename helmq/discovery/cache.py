@@ -22,13 +22,14 @@ from helmq.domain.model import Finding, Recurrence
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1
-"""Bump when what a scanner derives from a file changes: older caches are then discarded."""
+CACHE_FORMAT = 2
+"""Bump when what a scanner derives from a file changes: older caches are then discarded.
+2: code comments take a lone marker's title from the next line; entries leave out empties."""
 
 Signature = tuple[int, int, int, int]
 
 
-def file_signature(path: Path) -> Signature | None:
+def file_signature(path: str | os.PathLike[str]) -> Signature | None:
     """(st_mtime_ns, st_size, st_ino, st_ctime_ns) of the file, None when it cannot be
     stat'ed. The ctime catches what the mtime does not: a chmod, an mtime set back."""
     try:
@@ -47,8 +48,14 @@ class FileResult:
     skipped: bool = False
 
 
+_FINDING_FIELDS = tuple(f.name for f in dataclasses.fields(Finding))
+
+
 def _finding_to_json(finding: Finding) -> dict[str, Any]:
-    out = dataclasses.asdict(finding)
+    # Not dataclasses.asdict, which deep-copies every value one by one: `data` holds plain
+    # JSON values, and a copy of the dict keeps a later change to the finding out of the cache.
+    out = {name: getattr(finding, name) for name in _FINDING_FIELDS}
+    out["data"] = dict(finding.data)
     out["recurrence"] = finding.recurrence.value if finding.recurrence else None
     return out
 
@@ -120,7 +127,8 @@ class FileCache:
                                              prefix=self.path.name, suffix=".tmp",
                                              delete=False) as tmp:
                 tmp_name = tmp.name
-                json.dump(payload, tmp, ensure_ascii=False, separators=(",", ":"))
+                # dumps, not dump: only the one-shot encoder is the C one (10x faster).
+                tmp.write(json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
             os.replace(tmp_name, self.path)
             tmp_name = None
         except (OSError, TypeError, ValueError) as exc:
@@ -143,11 +151,13 @@ class FileCache:
         entry = self._entries.get(kind, {}).get(rel)
         if entry is None or entry.get("sig") != list(sig):
             return None
+        if len(entry) == 1:  # the signature alone: a file that held nothing
+            return FileResult()
         try:
             return FileResult(
-                findings=[_finding_from_json(f) for f in entry["findings"]],
-                warnings=[str(w) for w in entry["warnings"]],
-                skipped=bool(entry["skipped"]),
+                findings=[_finding_from_json(f) for f in entry.get("findings", ())],
+                warnings=[str(w) for w in entry.get("warnings", ())],
+                skipped=bool(entry.get("skipped", False)),
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -157,16 +167,20 @@ class FileCache:
         self._seen.add((kind, rel))
         if sig is None:
             return
-        self._entries.setdefault(kind, {})[rel] = {
-            "sig": list(sig),
-            "findings": [_finding_to_json(f) for f in result.findings],
-            "warnings": list(result.warnings),
-            "skipped": result.skipped,
-        }
+        # Most files hold nothing: their entry is the signature alone, which keeps the cache
+        # small and quick to write and read.
+        entry: dict[str, Any] = {"sig": list(sig)}
+        if result.findings:
+            entry["findings"] = [_finding_to_json(f) for f in result.findings]
+        if result.warnings:
+            entry["warnings"] = list(result.warnings)
+        if result.skipped:
+            entry["skipped"] = True
+        self._entries.setdefault(kind, {})[rel] = entry
         self._dirty = True
 
 
-def read_through(cache: FileCache | None, kind: str, rel: str, path: Path,
+def read_through(cache: FileCache | None, kind: str, rel: str, path: str | os.PathLike[str],
                  read: Callable[[], tuple[FileResult, bool]]) -> FileResult:
     """One file's result: from the cache when its stat is unchanged, else `read()` (whose
     second value says whether the result may be cached)."""

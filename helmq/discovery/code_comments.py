@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path, PurePath
 
 from helmq.discovery.autodo_scan import OWNED_TAGS, TODO_NAMES, add_file_result, skipped_file
 from helmq.discovery.cache import FileCache, FileResult, read_through
-from helmq.discovery.files import existing_repo, read_text_file, repo_files
+from helmq.discovery.files import decode_text, existing_repo, read_file_bytes, repo_files
 from helmq.discovery.result import ScanResult
-from helmq.domain.comments import CommentSyntax, scan_comments, syntax_for
+from helmq.domain.comments import CommentSyntax, may_hold_marker, scan_comments, syntax_for
 from helmq.domain.fingerprint import Occurrences, fingerprint, item_key, normalize_title
 from helmq.domain.model import Finding
 from helmq.errors import InputError
@@ -30,7 +31,7 @@ _SHEBANG_PROBE = 256
 
 def is_vendored(rel: PurePath) -> bool:
     """Whether any directory of the path is a vendored or build-output directory."""
-    return any(part in VENDORED_DIRS for part in rel.parts[:-1])
+    return not VENDORED_DIRS.isdisjoint(rel.parts[:-1])
 
 
 def is_generated(name: str, text: str | None = None) -> bool:
@@ -48,13 +49,10 @@ def is_generated(name: str, text: str | None = None) -> bool:
     return _GENERATED_MARK.search(text, 0, end) is not None
 
 
-def _syntax(path: Path, name: str) -> CommentSyntax | None:
-    """The comment syntax by name; for a name without a known one, by its `#!` line."""
-    syntax = syntax_for(name)
-    if syntax is not None:
-        return syntax
+def _shebang_syntax(path: str, name: str) -> CommentSyntax | None:
+    """The comment syntax of a file by its `#!` line, if it has one."""
     try:
-        with path.open("rb") as handle:
+        with open(path, "rb") as handle:
             head = handle.read(_SHEBANG_PROBE)
     except OSError:
         return None
@@ -91,18 +89,25 @@ def _file_findings(repo_id: str, rel_path: str, text: str, syntax: CommentSyntax
         ))
 
 
-def _read_code_file(repo_id: str, path: Path, rel_path: str,
+def _read_code_file(repo_id: str, path: str, rel_path: str, syntax: CommentSyntax | None,
                     max_bytes: int) -> tuple[FileResult, bool]:
-    """The markers in one file's comments, and whether that result may be cached."""
+    """The markers in one file's comments (of the syntax its name says, else its `#!` line
+    says), and whether that result may be cached."""
     part = FileResult()
-    syntax = _syntax(path, path.name)
+    name = os.path.basename(path)
+    syntax = syntax or _shebang_syntax(path, name)
     if syntax is None:
         return part, True
     try:
-        text = read_text_file(path, max_bytes=max_bytes)
+        data = read_file_bytes(path, max_bytes=max_bytes)
+        if not may_hold_marker(data):
+            # No marker word in any ASCII-compatible encoding, so the bytes are not decoded
+            # (nor checked for UTF-8: a file that cannot hold a finding is worth no warning).
+            return part, True
+        text = decode_text(data, path)
     except InputError as exc:
         return skipped_file(rel_path, exc)
-    if not is_generated(path.name, text):
+    if not is_generated(name, text):
         _file_findings(repo_id, rel_path, text, syntax, part)
     return part, True
 
@@ -113,23 +118,30 @@ def scan_code_comments(repo: Path, *, max_bytes: int = 2_000_000,
     """Every marker in the code comments of the repository's files (git-tracked and
     untracked-not-ignored; every file outside git). Files without a known comment syntax,
     vendored, generated and TODO files are passed over; binary, too big and non-UTF-8 files
-    are skipped with a warning and listed in `skipped_files`.
+    that hold a marker word are skipped with a warning and listed in `skipped_files`.
 
-    With a cache, a file whose stat (mtime, size, inode, ctime) is unchanged is not read again
-    (not even its `#!` line). `files` is the repo's file list when the caller has it."""
+    A file is known by its name; only one without a suffix is opened for its `#!` line (a
+    `.txt` or `.png` file never is). With a cache, a file whose stat (mtime, size, inode,
+    ctime) is unchanged is not read again (not even its `#!` line). `files` is the repo's file
+    list when the caller has it."""
     repo = existing_repo(repo)
     repo_id = str(repo)
+    prefix = os.path.join(repo_id, "")
     result = ScanResult()
     kind = f"{SOURCE}:{max_bytes}"
     for rel in repo_files(repo) if files is None else files:
+        # This loop runs for every file of the tree, so the cheapest tests come first and
+        # paths are joined as strings (a Path join costs about as much as the read).
         name = rel.name
-        if name in TODO_NAMES or is_vendored(rel) or is_generated(name):
-            continue
-        path = repo / rel
+        syntax = syntax_for(name)
+        if ((syntax is None and name.rfind(".") > 0) or name in TODO_NAMES
+                or is_generated(name) or is_vendored(rel)):
+            continue  # decided by the name alone: no stat, no cache entry
         rel_path = rel.as_posix()
+        path = prefix + rel_path
         part = read_through(
             cache, kind, rel_path, path,
-            lambda path=path, rel_path=rel_path: _read_code_file(repo_id, path, rel_path,
-                                                                 max_bytes))
+            lambda path=path, rel_path=rel_path, syntax=syntax: _read_code_file(
+                repo_id, path, rel_path, syntax, max_bytes))
         add_file_result(result, repo_id, rel_path, part)
     return result

@@ -46,13 +46,32 @@ def _git_files(root: Path) -> list[Path]:
 
 
 def _walked_files(root: Path) -> list[Path]:
-    """Every file under root, minus VCS, dependency and cache directories."""
-    found = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
-        base = Path(folder).relative_to(root)
-        found.extend(base / name for name in files)
-    return sorted(found)
+    """Every file under root, minus VCS, dependency and cache directories, in path order.
+
+    Names are joined as strings and made Paths once: this runs over every file of the tree on
+    every scan, cached or not."""
+    found: list[str] = []
+    folders = [""]
+    while folders:
+        folder = folders.pop()
+        try:
+            entries = os.scandir(os.path.join(root, folder))
+        except OSError:
+            continue  # as os.walk: a folder that cannot be listed is passed over
+        with entries:
+            for entry in entries:
+                name = entry.name
+                try:
+                    is_dir = entry.is_dir()
+                except OSError:
+                    is_dir = False
+                if not is_dir:
+                    found.append(folder + name)
+                elif name not in SKIPPED_DIRS and not entry.is_symlink():
+                    folders.append(f"{folder}{name}{os.sep}")
+    # Path order (part by part): NUL sorts before any character a name can hold.
+    found.sort(key=lambda rel: rel.replace(os.sep, "\0"))
+    return [Path(rel) for rel in found]
 
 
 def existing_repo(repo: Path) -> Path:
@@ -69,26 +88,48 @@ def repo_files(root: Path) -> list[Path]:
     return _git_files(root) if _in_git_work_tree(root) else _walked_files(root)
 
 
-def read_text_file(path: Path, *, max_bytes: int) -> str:
-    """The UTF-8 text of a file; `InputError` when it is too big, binary or not UTF-8."""
+def read_file_bytes(path: str | os.PathLike[str], *, max_bytes: int) -> bytes:
+    """The bytes of a text file; `InputError` when it is too big, binary or unreadable."""
+    # os.open/os.read, not open(): a scan reads thousands of files, and a buffered file
+    # object costs more than the read itself.
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise InputError(f"file is {size} bytes, over the {max_bytes}-byte limit; skipped",
-                             file=str(path))
-        with path.open("rb") as handle:
-            data = handle.read(max_bytes + 1)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            size = os.fstat(fd).st_size
+            if size > max_bytes:
+                raise InputError(f"file is {size} bytes, over the {max_bytes}-byte limit; "
+                                 "skipped", file=os.fspath(path))
+            data = os.read(fd, size + 1)
+            while len(data) > size and len(data) <= max_bytes:  # it grew since the fstat
+                more = os.read(fd, max_bytes + 1 - len(data))
+                if not more:
+                    break
+                data += more
+        finally:
+            os.close(fd)
     except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror}; skipped", file=str(path)) from exc
-    if len(data) > max_bytes:  # it grew after the stat
-        raise InputError(f"file is over the {max_bytes}-byte limit; skipped", file=str(path))
+        raise InputError(f"cannot read file: {exc.strerror}; skipped",
+                         file=os.fspath(path)) from exc
+    if len(data) > max_bytes:
+        raise InputError(f"file is over the {max_bytes}-byte limit; skipped",
+                         file=os.fspath(path))
     if b"\0" in data[:_BINARY_PROBE]:
         raise InputError("file looks binary (a NUL byte in its first 8 KiB); skipped",
-                         file=str(path))
+                         file=os.fspath(path))
+    return data
+
+
+def decode_text(data: bytes, path: str | os.PathLike[str]) -> str:
+    """The UTF-8 text of a file's bytes (a BOM dropped); `InputError` when it is not UTF-8."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(
             f"file is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-            "skipped", file=str(path),
+            "skipped", file=os.fspath(path),
         ) from exc
+
+
+def read_text_file(path: str | os.PathLike[str], *, max_bytes: int) -> str:
+    """The UTF-8 text of a file; `InputError` when it is too big, binary or not UTF-8."""
+    return decode_text(read_file_bytes(path, max_bytes=max_bytes), path)

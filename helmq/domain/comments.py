@@ -1,30 +1,91 @@
 """TODO-style markers inside the comments of source files: a comment-syntax table per language
 and a one-pass scanner. Pure and stdlib only.
 
-The scanner is a lexer approximated by one regular expression per language: an alternation of
-every comment and string-literal form of the language, run with `finditer`, so the regex
-engine skips the code in between. A marker counts only inside a comment; string literals
-(Python docstrings included) are consumed whole so a marker inside them is never seen.
+The scanner is a lexer approximated by one regular expression per language, matched from one
+comment to the next: it consumes code and every string-literal form of the language (Python
+docstrings included) in C and stops at the next comment, so a marker counts only inside a
+comment and is never seen inside a string. Text without a marker word is not lexed at all, and
+lexing stops after the last marker word of a text.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, AnyStr
+
+try:  # the regex parser is private; without it the lexer is still right, only slower
+    import re._constants as sre
+    import re._parser as sre_parse
+except ImportError:  # pragma: no cover - a Python that moved them
+    sre = sre_parse = None  # type: ignore[assignment]
 
 MARKERS = ("TODO", "FIXME", "XXX", "HACK", "BUG")
 
-_ANY_MARKER = re.compile(r"(?<!\w)(?:TODO|FIXME|XXX|HACK|BUG)(?!\w)")
-# Upper case, a whole word, an optional `(owner)`, then `:` or whitespace; the text runs to the
-# end of the line (or of the comment, for a block comment that ends on the same line).
+# Upper case, a whole word, an optional `(owner)`, then `:`, whitespace or the end of the
+# comment (or `;`, a mistyped `:`); the text runs to the end of the line (or of the comment,
+# for a block comment that ends on the same line). The "no word character before" test
+# follows each first letter (`T(?<!\wT)`), so every alternative starts with a literal and the
+# regex engine skips ahead to the next T, F, X, H or B instead of trying them all everywhere.
 _MARKER = re.compile(
-    r"(?<!\w)(?P<marker>TODO|FIXME|XXX|HACK|BUG)(?:\((?P<owner>[^()\n]*)\))?"
-    r"(?:[ \t]*(?P<colon>:)|(?=\s))(?P<text>[^\n]*)"
+    "(?P<marker>" + "|".join(rf"{word[0]}(?<!\w{word[0]}){word[1:]}" for word in MARKERS) + ")"
+    r"(?:\((?P<owner>[^()\n]*)\))?(?:[ \t]*(?P<colon>:)|[ \t]*;|(?=\s|\Z))(?P<text>[^\n]*)"
 )
 # What may come before a bare marker (no `:`, no owner) on its line inside the comment.
 _DECORATION = " \t#/*!-;%<>"
-_LEADING_PUNCT = re.compile(r"^[\s:\-\u2013\u2014]+")
+_LEADING_PUNCT = re.compile(r"[\s:\-\u2013\u2014]+")
+# Each marker is looked for backwards (rfind runs several times faster than find or a regular
+# expression) by itself or by a rare letter of it (one character is found with memrchr; every
+# hit then costs a check in Python, so TODO, whose letters are all common, is found whole).
+# (probe, ((marker, where the probe is in it), ...)): the X of FIXME and of XXX is one search.
+_PROBES = (("TODO", (("TODO", 0),)), ("X", (("FIXME", 2), ("XXX", 2))), ("K", (("HACK", 3),)),
+           ("G", (("BUG", 2),)))
+_BYTE_PROBES = tuple((probe.encode(), tuple((word.encode(), at) for word, at in words))
+                     for probe, words in _PROBES)
+_LONGEST = max(map(len, MARKERS))
+_WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"  # what `\w` matches in a str pattern
+
+
+_Probes = tuple[tuple[AnyStr, tuple[tuple[AnyStr, int], ...]], ...]
+
+
+def _last_marker_end(text: AnyStr, probes: _Probes[AnyStr],
+                     is_word: Callable[[Any], bool]) -> int:
+    last = -1
+    size = len(text)
+    for probe, words in probes:
+        floor = last - _LONGEST if last > _LONGEST else 0  # only a later one can move `last`
+        hit = text.rfind(probe, floor)
+        while hit >= 0:
+            for word, at in words:
+                start = hit - at
+                end = start + len(word)
+                if (start >= floor and text.startswith(word, start)
+                        and (start == 0 or not is_word(text[start - 1]))
+                        and (end == size or not is_word(text[end]))):
+                    last = max(last, end)
+                    hit = -1  # the last one of this probe: on to the next probe
+                    break
+            else:
+                hit = text.rfind(probe, floor, hit)
+    return last
+
+
+def last_marker_end(text: str) -> int:
+    """Where the last marker word (upper case, a whole word) of the text ends; -1 if none."""
+    return _last_marker_end(text, _PROBES, _is_word_char)
+
+
+def may_hold_marker(data: bytes) -> bool:
+    """Whether raw file bytes may hold a marker word: False when no ASCII-compatible
+    encoding of them (UTF-8, Latin-1...) can."""
+    return _last_marker_end(data, _BYTE_PROBES, _WORD_BYTES.__contains__) >= 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,57 +268,183 @@ def _by_shebang(first_line: str) -> CommentSyntax | None:
     return _INTERPRETERS.get(program[0]) if program else None
 
 
+def _first_chars(items: Any) -> tuple[set[str] | None, bool]:
+    """The characters a parsed regex can start with (None: any), and whether it can match the
+    empty string. Lookarounds and anchors take no character, so they are passed over."""
+    chars: set[str] = set()
+    for op, av in items:
+        if op is sre.LITERAL:
+            return chars | {chr(av)}, False
+        if op is sre.IN:
+            if any(kind is not sre.LITERAL and kind is not sre.RANGE for kind, _ in av):
+                return None, False  # a negated or category class
+            for kind, value in av:
+                low, high = (value, value) if kind is sre.LITERAL else value
+                chars.update(map(chr, range(low, high + 1)))
+            return chars, False
+        if op in (sre.AT, sre.ASSERT, sre.ASSERT_NOT):
+            continue
+        if op is sre.SUBPATTERN:
+            first, empty = _first_chars(av[3])
+        elif op is sre.ATOMIC_GROUP:
+            first, empty = _first_chars(av)
+        elif op is sre.BRANCH:
+            first, empty = set(), False
+            for branch in av[1]:
+                more, more_empty = _first_chars(branch)
+                if more is None:
+                    return None, False
+                first |= more
+                empty = empty or more_empty
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+            first, empty = _first_chars(av[2])
+            empty = empty or av[0] == 0
+        else:
+            return None, False
+        if first is None:
+            return None, False
+        chars |= first
+        if not empty:
+            return chars, False
+    return chars, True
+
+
+def _start_chars(alternatives: list[str]) -> str | None:
+    """A character class of every character a token can start with; None when unknown."""
+    chars: set[str] = set()
+    if sre_parse is None:
+        return None
+    try:
+        for alternative in alternatives:
+            first, empty = _first_chars(sre_parse.parse(alternative, re.MULTILINE))
+            if first is None or empty:
+                return None
+            chars |= first
+    except (AttributeError, TypeError, ValueError):  # the private parser changed shape
+        return None
+    # NUL, which a text file never holds (binary ones are not scanned), makes a class of few
+    # characters compile to a bitmap instead of a list of literals: twice as fast.
+    return "".join(re.escape(char) for char in sorted(chars | {"\0"}))
+
+
+_GROUP_NAME = re.compile(r"\(\?P<\w+>")
+
+
+@dataclass(frozen=True)
+class _Lexer:
+    """`next_comment.match(text, pos)`: the code and strings from pos on, then the next comment
+    (None when no comment is left). `bodies`: the body group of each comment alternative."""
+
+    next_comment: re.Pattern[str]
+    bodies: dict[str, str]
+    line_comment: re.Pattern[str] | None
+
+
 @functools.cache
-def _compile(syntax: CommentSyntax) -> tuple[re.Pattern[str], dict[str, str]]:
-    """The tokenizer of a syntax, and the body group of each comment alternative."""
-    parts: list[str] = []
+def _compile(syntax: CommentSyntax) -> _Lexer:
+    """The lexer of a syntax."""
+    comments: list[str] = []
+    openers: list[str] = []
     bodies: dict[str, str] = {}
     for index, (opener, closer) in enumerate(syntax.block):
         name = f"block{index}"
         bodies[name] = f"{name}_body"
-        parts.append(f"(?P<{name}>{opener}(?P<{name}_body>[\\s\\S]*?)(?:{closer}|\\Z))")
+        comments.append(f"(?P<{name}>{opener}(?P<{name}_body>[\\s\\S]*?)(?:{closer}|\\Z))")
+        openers.append(opener)
     for index, opener in enumerate(syntax.line):
         name = f"line{index}"
         bodies[name] = f"{name}_body"
-        parts.append(f"(?P<{name}>{opener}(?P<{name}_body>[^\\n]*))")
-    for index, literal in enumerate(syntax.strings):
-        parts.append(f"(?P<string{index}>{literal})")
-    return re.compile("|".join(parts), re.MULTILINE), bodies
+        comments.append(f"(?P<{name}>{opener}(?P<{name}_body>[^\\n]*))")
+        openers.append(opener)
+    # Copies of the openers for look-aheads must not name groups (Lua's `--[==[` does).
+    block_openers = "|".join(_GROUP_NAME.sub("(?:", opener) for opener, _ in syntax.block)
+    line_openers = "|".join(_GROUP_NAME.sub("(?:", opener) for opener in syntax.line)
+    strings = "".join(f"{literal}|" for literal in syntax.strings)
+    chars = _start_chars([*openers, *syntax.strings])
+    # What lies between two comments that may hold a marker: code, strings, and line comments
+    # without a marker word (most of them: they never reach Python). Possessive: what was
+    # consumed is never given back, so a text without a comment left fails once, in linear
+    # time. As in a tokenizer, a block comment beats a line comment beats a string.
+    between = f"{strings}[{chars}]" if chars is not None else f"{strings}[\\s\\S]"
+    if line_openers:
+        between = (f"(?:{line_openers})(?![^\\n]*?(?:{'|'.join(MARKERS)}))[^\\n]*"
+                   f"|(?!{line_openers})(?:{between})")
+    if block_openers:
+        between = f"(?!{block_openers})(?:{between})"
+    skip = f"(?:[^{chars}]++|{between})*+" if chars is not None else f"(?:{between})*+"
+    next_comment = re.compile(f"{skip}(?:{'|'.join(comments)})", re.MULTILINE)
+    line_comment = None
+    if line_openers:
+        line_comment = re.compile(f"[ \\t]*(?:{line_openers})(?P<body>[^\\n]*)", re.MULTILINE)
+    return _Lexer(next_comment, bodies, line_comment)
 
 
 def _title(raw: str) -> str:
-    return " ".join(_LEADING_PUNCT.sub("", raw).split())
+    punct = _LEADING_PUNCT.match(raw)
+    return " ".join((raw[punct.end():] if punct else raw).split())
+
+
+def _next_line_title(text: str, marker_end: int, body_end: int, lexer: _Lexer,
+                     is_line_comment: bool) -> str:
+    """The title of a marker with no text of its own (`# TODO:`) from the comment line right
+    under it: the next line of its block comment, or a line comment on the next line. Empty
+    when there is none, or when that line is a marker of its own."""
+    newline = text.find("\n", marker_end)
+    if newline < 0:
+        return ""
+    if newline < body_end:  # inside a block comment
+        line_end = text.find("\n", newline + 1)
+        raw = text[newline + 1:body_end if line_end < 0 else min(line_end, body_end)]
+    elif is_line_comment and lexer.line_comment is not None:
+        found = lexer.line_comment.match(text, newline + 1)
+        if found is None:
+            return ""
+        raw = found["body"]
+    else:
+        return ""
+    raw = raw.lstrip(_DECORATION)
+    return "" if _MARKER.match(raw) else _title(raw)
 
 
 def scan_comments(text: str, syntax: CommentSyntax) -> list[CommentHit]:
-    """Every marker with text inside a comment of text, in order.
+    """Every marker with a title inside a comment of text, in order.
 
-    Markers without text are left out, and so is a bare marker (no `:`, no `(owner)`) that
-    does not start its comment line: `# see the TODO list` is prose, `# TODO fix` is not.
-    One pass over the text; a text without any marker word returns at once."""
-    if _ANY_MARKER.search(text) is None:
+    The title is the text after the marker, or for a marker alone at the start of its comment
+    line (`# TODO:`), the comment line right under it; a marker with neither is left out. So
+    is a bare marker (no `:`, no `(owner)`) that does not start its comment line: `# see the
+    TODO list` is prose, `# TODO fix` is not. A text without any marker word returns at once."""
+    stop = last_marker_end(text)
+    if stop < 0:
         return []
-    pattern, bodies = _compile(syntax)
+    lexer = _compile(syntax)
     hits: list[CommentHit] = []
-    counted_to, line = 0, 1
-    for token in pattern.finditer(text):
-        body = bodies.get(token.lastgroup or "")
-        if body is None:  # a string literal
-            continue
-        start, end = token.span(body)
+    # Nothing past the line after the last marker (its title may be there) can change a hit.
+    limit = text.find("\n", stop)
+    limit = -1 if limit < 0 else text.find("\n", limit + 1)
+    limit = len(text) if limit < 0 else limit
+    counted_to, line, pos = 0, 1, 0
+    while pos < stop:
+        token = lexer.next_comment.match(text, pos, limit)
+        if token is None:
+            break
+        name = token.lastgroup or ""
+        start, end = token.span(lexer.bodies[name])
+        pos = token.end()
         for found in _MARKER.finditer(text, start, end):
+            at = found.start()
+            line_start = max(start, text.rfind("\n", 0, at) + 1)
+            heads_line = not text[line_start:at].strip(_DECORATION)
+            if not heads_line and found["colon"] is None and found["owner"] is None:
+                continue  # a bare word in the middle of prose ("the TODO list") is no marker
             title = _title(found["text"])
+            if not title and heads_line and (found["colon"] or found["owner"] is None):
+                # `XXX(a whole remark)` alone is an aside, not a heading of the lines below.
+                title = _next_line_title(text, found.end(), end, lexer, name.startswith("line"))
             if not title:
                 continue
-            pos = found.start()
-            if found["colon"] is None and found["owner"] is None:
-                # A bare word in the middle of prose ("the TODO list") is not a marker.
-                line_start = max(start, text.rfind("\n", 0, pos) + 1)
-                if text[line_start:pos].strip(_DECORATION):
-                    continue
-            line += text.count("\n", counted_to, pos)
-            counted_to = pos
-            column = pos - text.rfind("\n", 0, pos)
+            line += text.count("\n", counted_to, at)
+            counted_to = at
+            column = at - text.rfind("\n", 0, at)
             owner = (found["owner"] or "").strip() or None
             hits.append(CommentHit(found["marker"], owner, title, line, column))
     return hits
