@@ -362,6 +362,15 @@ jobs:
         assert {r["stage"]: r["worker"] for r in shown["stage_runs"]}["execute"] == claude.name
         assert control.name in {r["worker"] for r in shown["stage_runs"]}
         spans.append((session["started_at"], session["ended_at"]))
+        # the session was reserved against the budget and its real cost committed
+        engine = make_engine(pg_url)
+        from helmq.store.ledger import Ledger
+
+        charged = [e for e in Ledger(engine).entries(item_id=item["id"])
+                   if e["stage"] == "execute"]
+        engine.dispose()
+        assert len(charged) == 1 and float(charged[0]["cost_usd"]) == pytest.approx(
+            session["cost_usd"])
     (start1, end1), (start2, end2) = sorted(spans)
     assert end1 <= start2, spans
     assert tree_snapshot(repo) == before

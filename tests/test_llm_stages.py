@@ -328,3 +328,22 @@ def test_high_risk_classification_is_held_by_the_jobs_filter(world: World):
     item = world.item()
     assert (item.status, item.waiting_reason) == (Status.WAITING, "filtered")
     assert world.calls(EXECUTE) == 0
+
+
+def test_a_claude_session_is_reserved_against_the_budget_before_it_starts(repo, db_url,
+                                                                          tmp_path, fake):
+    # Given a daily budget below one session's ceiling (per_item_usd 2.0)
+    world = World(repo, db_url, tmp_path, fake, daily_usd=1.0)
+    write(world.project / "TODO.md", "- [ ] Split the parser module tier:claude_session\n")
+    git(world.project, "commit", "-qam", "claude item")
+    handoffs = world.scan_and_dispatch()
+
+    # When its chain runs
+    ran = world.run_chain(handoffs["Split the parser module"])
+
+    # Then it waits for the next day's budget and the CLI never started
+    assert ran == [(Stage.CLASSIFY, "ok"), (Stage.EXECUTE, "waiting")]
+    item = world.item("Split the parser module")
+    assert (item.status, item.waiting_reason) == (Status.WAITING, "budget")
+    assert item.session_id is None and fake.requests == []
+    assert Ledger(world.repo.engine).entries(item_id=item.id) == []

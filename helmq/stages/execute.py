@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from decimal import Decimal
 from pathlib import Path
 
 from helmq.domain.item import Outcome, WorkItem
 from helmq.domain.model import Stage, Status, Tier
+from helmq.errors import HelmqError
+from helmq.llm.budget import BudgetExceeded
+from helmq.llm.service import llm_failure
 from helmq.stages.context import StageContext
 from helmq.stages.llm_execute import EXECUTORS as LLM_EXECUTORS
 from helmq.tiers.script.registry import Check, FixResult, Problem, get_check, reports_only, targeted
@@ -83,14 +87,42 @@ def execute_script(item: WorkItem, ctx: StageContext) -> Outcome:
 
 
 def execute_claude_session(item: WorkItem, ctx: StageContext) -> Outcome:
-    """A headless Claude Code session in the item's worktree (helmq.tiers.claude_session)."""
+    """A headless Claude Code session in the item's worktree (helmq.tiers.claude_session).
+
+    The session's budget (`--max-budget-usd`) is reserved against the daily and per-item
+    budgets before the CLI starts, and its real cost is committed after: the ledger sees
+    sessions as it sees single calls."""
     if ctx.claude is None:
         msg = "the Claude session tier is not set up in this process; waiting"
         return Outcome(Status.WAITING, "waiting", msg, waiting_reason="tier_unavailable",
                        retry_after_seconds=ctx.retry_waiting_seconds)
     from helmq.tiers.claude_session import execute_claude
 
-    return execute_claude(item, ctx, repo=ctx.sessions, config=ctx.claude)
+    reservation = None
+    if ctx.llm is not None:
+        try:
+            ceiling = ctx.claude.limits_for(item.data).max_budget_usd
+        except HelmqError:
+            ceiling = ctx.claude.max_budget_usd  # the session reports the bad value itself
+        try:
+            reservation = ctx.llm.budget.reserve(
+                job=item.job, model=ctx.claude.model or "claude-code",
+                estimate_usd=Decimal(str(ceiling)), item_id=item.id,
+                stage=Stage.EXECUTE.value, tier=Tier.CLAUDE_SESSION.value,
+                item_since=item.last_completed if item.recurrence else None)
+        except BudgetExceeded as exc:
+            outcome = llm_failure(exc, None, what=f"a Claude session for {item.item_key}")
+            assert outcome is not None
+            return outcome
+    try:
+        outcome = execute_claude(item, ctx, repo=ctx.sessions, config=ctx.claude)
+    except BaseException:
+        if reservation is not None:  # whether it spent anything is unknown: charge the ceiling
+            ctx.llm.budget.commit(reservation, None)
+        raise
+    if reservation is not None:
+        ctx.llm.budget.commit(reservation, Decimal(str(outcome.cost_usd or 0)))
+    return outcome
 
 
 EXECUTORS = {Tier.SCRIPT: execute_script, Tier.CLAUDE_SESSION: execute_claude_session,
