@@ -82,6 +82,8 @@ class Settings:
     stage_lease_seconds: float = 3720.0
     """Above the hard time limit: a lease expires only when its worker is gone."""
     queue_lease_seconds: float = 3600.0
+    claude_queue_lease_seconds: float = 86400.0
+    """The queue lease of a message for the claude queue, which one worker drains slowly."""
     max_redispatches: int = 3
     """After this many re-dispatches of one run, the item fails with class `lost`."""
     max_review_rounds: int = 3
@@ -153,6 +155,7 @@ class Settings:
             task_time_limit=_positive_float(env, "HELMQ_TASK_TIME_LIMIT", 3600.0),
             stage_lease_seconds=_positive_float(env, "HELMQ_STAGE_LEASE", 3720.0),
             queue_lease_seconds=_positive_float(env, "HELMQ_QUEUE_LEASE", 3600.0),
+            claude_queue_lease_seconds=_positive_float(env, "HELMQ_CLAUDE_QUEUE_LEASE", 86400.0),
             reconcile_interval=_positive_float(env, "HELMQ_RECONCILE_INTERVAL", 60.0),
             max_in_flight=int(_positive_float(env, "HELMQ_MAX_IN_FLIGHT", 50)),
             dispatch_interval=_positive_float(env, "HELMQ_DISPATCH_INTERVAL", 30.0),

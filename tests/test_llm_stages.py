@@ -347,3 +347,24 @@ def test_a_claude_session_is_reserved_against_the_budget_before_it_starts(repo, 
     assert (item.status, item.waiting_reason) == (Status.WAITING, "budget")
     assert item.session_id is None and fake.requests == []
     assert Ledger(world.repo.engine).entries(item_id=item.id) == []
+
+
+def test_a_message_for_the_claude_queue_may_wait_for_hours(world: World):
+    # Given an item for the claude tier and a queue lease of an hour for the other queues
+    write(world.project / "TODO.md", "- [ ] Split the parser module tier:claude_session\n"
+                                     f"- [ ] {TITLE} tier:llm_call\n")
+    git(world.project, "commit", "-qam", "two tiers")
+    handoffs = world.scan_and_dispatch()
+
+    # When classify hands each to its execute queue
+    for title in ("Split the parser module", TITLE):
+        run_stage(world.repo, world.settings, world.ctx, Stage.CLASSIFY, handoffs[title])
+
+    # Then the claude item's message is not presumed lost for a day, the other's in an hour
+    def waits(title: str) -> float:
+        item = world.item(title)
+        assert (item.status, item.stage) == (Status.QUEUED, Stage.EXECUTE)
+        return (item.lease_until - item.updated_at).total_seconds()
+
+    assert waits("Split the parser module") == world.settings.claude_queue_lease_seconds
+    assert waits(TITLE) == world.settings.queue_lease_seconds

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from helmq.domain.item import Handoff, Outcome, WorkItem
-from helmq.domain.model import Stage, Status
+from helmq.domain.model import Stage, Status, Tier
 from helmq.errors import CheckError, HelmqError, WorktreeError
 from helmq.settings import Settings
 from helmq.stages.classify import classify
@@ -56,6 +56,17 @@ def _failure(exc: Exception) -> Outcome:
                    failure_class="crash", error=tb)
 
 
+def _queue_lease(settings: Settings, item: WorkItem, outcome: Outcome) -> float:
+    """How long the next message may wait in its queue before it is presumed lost. The claude
+    queue drains one session (up to max_minutes and its pauses) at a time, so its messages
+    may rightly wait for hours."""
+    tier = outcome.tier or item.tier
+    to_execute = outcome.stage is Stage.EXECUTE or outcome.status is Status.NEEDS_WORK
+    if to_execute and tier is Tier.CLAUDE_SESSION:
+        return max(settings.queue_lease_seconds, settings.claude_queue_lease_seconds)
+    return settings.queue_lease_seconds
+
+
 def run_stage(
     repo: Repository,
     settings: Settings,
@@ -79,7 +90,7 @@ def run_stage(
         log.warning("%s of item %s failed: %s", stage, claim.item.item_key, exc)
         outcome = _failure(exc)
     finish = repo.finish_stage(claim, outcome, max_review_rounds=settings.max_review_rounds,
-                               lease_seconds=settings.queue_lease_seconds)
+                               lease_seconds=_queue_lease(settings, claim.item, outcome))
     if not finish.applied:
         log.info("%s of item %s: item changed meanwhile; outcome dropped", stage, claim.item.id)
         return Step()
