@@ -140,22 +140,8 @@ def cmd_items(app: App, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _diff_of(item) -> str:
-    from helmq.tiers.worktree import Worktree, branch_diff
-
-    ex = item.data.get("execute") or {}
-    if not (item.branch and item.repo and ex.get("base_commit")):
-        return ""
-    wt = Worktree(Path(ex.get("worktree") or item.repo), item.branch, ex["base_commit"],
-                  Path(item.repo))
-    try:
-        return branch_diff(wt)
-    except HelmqError as exc:
-        return f"(diff unavailable: {exc})"
-
-
 def cmd_show(app: App, args: argparse.Namespace) -> int:
-    from helmq.views import item_json, row_json
+    from helmq.views import item_diff, item_json, row_json
 
     item = app.repo.get_item(args.ref)
     if item is None:
@@ -171,7 +157,7 @@ def cmd_show(app: App, args: argparse.Namespace) -> int:
         "events": [row_json(e) for e in app.repo.item_events(item.id)],
         "stage_runs": [row_json(r) for r in app.repo.item_stage_runs(item.id)],
         "report": report,
-        "diff": _diff_of(item),
+        "diff": item_diff(item),
     }
 
     def text() -> str:

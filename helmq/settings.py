@@ -31,20 +31,8 @@ ENV_VARS = {
 EMBEDDED_BROKER = "memory://localhost/"
 
 
-def _positive_float(env: dict[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"expected a number of seconds, got {raw!r}", key=name) from None
-    if value <= 0:
-        raise ConfigError(f"must be greater than 0, got {raw!r}", key=name)
-    return value
-
-
-def _non_negative(env: dict[str, str], name: str, default: float) -> float:
+def _number(env: dict[str, str], name: str, default: float, *, zero_ok: bool = False) -> float:
+    """A number from the environment: > 0 (or >= 0 with zero_ok); ConfigError naming it."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -52,8 +40,9 @@ def _non_negative(env: dict[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ConfigError(f"expected a number, got {raw!r}", key=name) from None
-    if value < 0:
-        raise ConfigError(f"must be 0 or more, got {raw!r}", key=name)
+    if value < 0 or (value == 0 and not zero_ok):
+        bound = "0 or more" if zero_ok else "greater than 0"
+        raise ConfigError(f"must be {bound}, got {raw!r}", key=name)
     return value
 
 
@@ -148,15 +137,15 @@ class Settings:
             models={role: env[f"HELMQ_MODEL_{role.upper()}"]
                     for role in ("classify", "review", "execute", "vario")
                     if env.get(f"HELMQ_MODEL_{role.upper()}")},
-            llm_max_retries=int(_non_negative(env, "HELMQ_LLM_MAX_RETRIES", 3)),
-            llm_timeout=_positive_float(env, "HELMQ_LLM_TIMEOUT", 120.0),
-            llm_backoff_base=_non_negative(env, "HELMQ_LLM_BACKOFF_BASE", 0.5),
+            llm_max_retries=int(_number(env, "HELMQ_LLM_MAX_RETRIES", 3, zero_ok=True)),
+            llm_timeout=_number(env, "HELMQ_LLM_TIMEOUT", 120.0),
+            llm_backoff_base=_number(env, "HELMQ_LLM_BACKOFF_BASE", 0.5, zero_ok=True),
             claude_bin=env.get("HELMQ_CLAUDE_BIN") or None,
-            task_time_limit=_positive_float(env, "HELMQ_TASK_TIME_LIMIT", 3600.0),
-            stage_lease_seconds=_positive_float(env, "HELMQ_STAGE_LEASE", 3720.0),
-            queue_lease_seconds=_positive_float(env, "HELMQ_QUEUE_LEASE", 3600.0),
-            claude_queue_lease_seconds=_positive_float(env, "HELMQ_CLAUDE_QUEUE_LEASE", 86400.0),
-            reconcile_interval=_positive_float(env, "HELMQ_RECONCILE_INTERVAL", 60.0),
-            max_in_flight=int(_positive_float(env, "HELMQ_MAX_IN_FLIGHT", 50)),
-            dispatch_interval=_positive_float(env, "HELMQ_DISPATCH_INTERVAL", 30.0),
+            task_time_limit=_number(env, "HELMQ_TASK_TIME_LIMIT", 3600.0),
+            stage_lease_seconds=_number(env, "HELMQ_STAGE_LEASE", 3720.0),
+            queue_lease_seconds=_number(env, "HELMQ_QUEUE_LEASE", 3600.0),
+            claude_queue_lease_seconds=_number(env, "HELMQ_CLAUDE_QUEUE_LEASE", 86400.0),
+            reconcile_interval=_number(env, "HELMQ_RECONCILE_INTERVAL", 60.0),
+            max_in_flight=int(_number(env, "HELMQ_MAX_IN_FLIGHT", 50)),
+            dispatch_interval=_number(env, "HELMQ_DISPATCH_INTERVAL", 30.0),
         )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from helmq.domain.item import WorkItem
+from helmq.errors import HelmqError
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -47,3 +49,18 @@ def item_json(item: WorkItem) -> dict[str, Any]:
 def row_json(row: dict[str, Any]) -> dict[str, Any]:
     """An event or stage-run row with ISO timestamps."""
     return {k: _iso(v) if isinstance(v, datetime) else v for k, v in row.items()}
+
+
+def item_diff(item: WorkItem) -> str:
+    """The diff of the item's branch against its base commit, as `helmq show` prints it."""
+    from helmq.tiers.worktree import Worktree, branch_diff
+
+    ex = item.data.get("execute") or {}
+    if not (item.branch and item.repo and ex.get("base_commit")):
+        return ""
+    wt = Worktree(Path(ex.get("worktree") or item.repo), item.branch, ex["base_commit"],
+                  Path(item.repo))
+    try:
+        return branch_diff(wt)
+    except HelmqError as exc:
+        return f"(diff unavailable: {exc})"

@@ -12,11 +12,11 @@ from starlette.datastructures import URL
 from helmq.errors import BrokerError
 from helmq.store.ui_queries import ActionResult, Refusal
 from helmq.ui import metrics
-from helmq.ui.artifacts import item_diff, read_text, report_file
+from helmq.ui.artifacts import read_text, report_file
 from helmq.ui.auth import require_token
 from helmq.ui.context import UIContext, ctx
 from helmq.ui.listing import parse_internal, parse_query
-from helmq.views import item_json, row_json
+from helmq.views import item_diff, item_json, row_json
 
 log = logging.getLogger(__name__)
 router = APIRouter()

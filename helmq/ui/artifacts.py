@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 
 from helmq.domain.item import WorkItem
-from helmq.errors import HelmqError
 from helmq.settings import Settings
 
 MAX_FILE_BYTES = 4_000_000
@@ -73,18 +72,3 @@ def read_text(path: Path) -> tuple[str, bool]:
     with path.open("rb") as fh:
         data = fh.read(MAX_FILE_BYTES + 1)
     return data[:MAX_FILE_BYTES].decode("utf-8", errors="replace"), len(data) > MAX_FILE_BYTES
-
-
-def item_diff(item: WorkItem) -> str:
-    """The diff of the item's branch against its base commit, as `helmq show` prints it."""
-    from helmq.tiers.worktree import Worktree, branch_diff
-
-    ex = item.data.get("execute") or {}
-    if not (item.branch and item.repo and ex.get("base_commit")):
-        return ""
-    wt = Worktree(Path(ex.get("worktree") or item.repo), item.branch, ex["base_commit"],
-                  Path(item.repo))
-    try:
-        return branch_diff(wt)
-    except HelmqError as exc:
-        return f"(diff unavailable: {exc})"

@@ -11,7 +11,6 @@ from helmq.domain.item import WorkItem
 from helmq.domain.model import IN_FLIGHT, Status, Tier
 from helmq.store.ui_queries import APPROVABLE, REJECTABLE, RETRYABLE, SORTS, ItemFilter
 from helmq.ui.artifacts import (
-    item_diff,
     read_text,
     report_file,
     transcript_candidates,
@@ -20,6 +19,7 @@ from helmq.ui.artifacts import (
 from helmq.ui.context import UIContext, ctx
 from helmq.ui.listing import COUNT_CAP, TABS, parse_query, tab_jobs
 from helmq.ui.transcript import parse_transcript
+from helmq.views import item_diff
 
 router = APIRouter()
 REFRESH_SECONDS = 5
