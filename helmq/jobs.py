@@ -101,6 +101,8 @@ class Discovery:
     """Given to every item the strategy finds that does not set its own."""
     rules: tuple[ConventionRule, ...] = ()
     """The `conventions` strategy's rules."""
+    url: str | None = None
+    """The `feed` strategy's feed: an http://, https:// or file:// URL."""
 
 
 @dataclass(frozen=True)
@@ -352,17 +354,30 @@ class _Reader:
         if value is None:
             return None
         converters = {"interval": self.interval, "strategy": self.strategy,
-                      "recurrence": self.recurrence, "rules": self.rules}
+                      "recurrence": self.recurrence, "rules": self.rules, "url": self.url}
         fields = self.mapping(path, value, tuple(converters), "discovery settings")
         if "strategy" not in fields:
             self.fail(path + ("strategy",), "missing key 'strategy' (a discovery strategy name)")
         found = self.convert(path, fields, converters)
         if "rules" in found and found["strategy"] != "conventions":
             self.fail(path + ("rules",), "only the conventions strategy takes rules", at_key=True)
+        if "url" in found and found["strategy"] != "feed":
+            self.fail(path + ("url",), "only the feed strategy takes a url", at_key=True)
+        if found["strategy"] == "feed" and not found.get("url"):
+            self.fail(path + ("url",), "the feed strategy needs a url (the http://, https:// "
+                      "or file:// address of an RSS or Atom feed)")
         if found["strategy"] == "conventions" and not found.get("rules"):
             self.fail(path + ("rules",), "the conventions strategy needs a list of rules "
                       "(each with a name and one of forbid, require_file, max_lines)")
         return Discovery(**found)
+
+    def url(self, path: KeyPath, value: Any) -> str:
+        from helmq.discovery.feed import check_url
+
+        try:
+            return check_url(self.string(path, value).strip())
+        except ConfigError as exc:
+            self.fail(path, exc.reason)
 
     def recurrence(self, path: KeyPath, value: Any) -> Recurrence:
         try:

@@ -146,7 +146,7 @@ MALFORMED = [
         """,
         5,
         "jobs.codebase_maintenance.discovery.intervl",
-        "unknown key 'intervl' (expected one of: interval, recurrence, rules, strategy)",
+        "unknown key 'intervl' (expected one of: interval, recurrence, rules, strategy, url)",
     ),
     (
         """\

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from dataclasses import asdict
 from decimal import Decimal
 from pathlib import Path
@@ -129,8 +131,28 @@ EXECUTORS = {Tier.SCRIPT: execute_script, Tier.CLAUDE_SESSION: execute_claude_se
              **LLM_EXECUTORS}
 
 
+Handler = Callable[[WorkItem, StageContext], Outcome]
+
+
+def job_handler(item: WorkItem, ctx: StageContext) -> Handler | None:
+    """The handler jobs.yaml names for an external job's items (`handler:`); None for the
+    items of internal jobs, which the built-in tiers execute."""
+    job = ctx.jobs.jobs.get(item.job) if ctx.jobs is not None else None
+    if job is None or job.internal or not job.handler:
+        return None
+    module, _, name = job.handler.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
 def execute(item: WorkItem, ctx: StageContext) -> Outcome:
-    """Run the item on the tier classify chose."""
+    """Run the item with its job's handler, or else on the tier classify chose."""
+    try:
+        handler = job_handler(item, ctx)
+    except (ImportError, AttributeError) as exc:
+        msg = f"job {item.job}: cannot load its handler: {exc}; fix `handler` in jobs.yaml"
+        return Outcome(Status.FAILED, "failed", msg, failure_class="bad_handler", error=msg)
+    if handler is not None:
+        return handler(item, ctx)
     executor = EXECUTORS.get(item.tier) if item.tier else None
     if executor is None:
         msg = f"tier {item.tier} has no executor in this helmq version yet; waiting"
