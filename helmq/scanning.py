@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from helmq.discovery.registry import SOURCES, STRATEGIES
+from helmq.discovery.registry import REPOLESS, SOURCES, STRATEGIES
 from helmq.discovery.result import ScanResult
 from helmq.errors import ConfigError
 from helmq.jobs import JobConfig, JobsConfig
@@ -43,6 +43,12 @@ def _discover(job: JobConfig, targets: Sequence[Path], cache_dir: Path | None,
     strategy = STRATEGIES[job.discovery.strategy]
     # Each job keeps its own cache: two strategies over one repo must not evict each other.
     job_cache = cache_dir / job.name if cache_dir is not None else None
+    if job.discovery.strategy in REPOLESS:
+        # Its source is in its settings (a feed's url): once a pass, whatever the repos.
+        if progress is not None:
+            progress(job.name, Path(job.discovery.url or job.name), 0, 1)
+        return _with_recurrence(job, strategy([], cache_dir=job_cache,
+                                              discovery=job.discovery))
     merged = ScanResult()
     for index, target in enumerate(targets):
         if progress is not None:
@@ -52,11 +58,16 @@ def _discover(job: JobConfig, targets: Sequence[Path], cache_dir: Path | None,
         merged.warnings.extend(part.warnings)
         merged.scanned.extend(part.scanned)
         merged.skipped_files.extend(part.skipped_files)
-    recurrence = job.discovery.recurrence
+    return _with_recurrence(job, merged)
+
+
+def _with_recurrence(job: JobConfig, result: ScanResult) -> ScanResult:
+    """The job's recurrence on every finding that does not set its own."""
+    recurrence = job.discovery.recurrence if job.discovery else None
     if recurrence is not None:
-        merged.findings = [f if f.recurrence else dataclasses.replace(f, recurrence=recurrence)
-                           for f in merged.findings]
-    return merged
+        result.findings = [f if f.recurrence else dataclasses.replace(f, recurrence=recurrence)
+                           for f in result.findings]
+    return result
 
 
 def scan_jobs(

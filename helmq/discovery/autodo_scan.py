@@ -6,8 +6,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from helmq.discovery.cache import FileCache, FileResult, read_through
-from helmq.discovery.files import existing_repo, read_text_file, repo_files
+from helmq.discovery.cache import FileCache, FileResult, read_all
+from helmq.discovery.files import existing_repo, listed_files, read_text_file
 from helmq.discovery.result import ScanResult
 from helmq.domain.fingerprint import Occurrences, fingerprint, item_key, normalize_title
 from helmq.domain.model import Finding, Recurrence
@@ -91,12 +91,9 @@ def scan_todo_files(repo: Path, *, max_bytes: int = 1_000_000,
     """
     repo = existing_repo(repo)
     result = ScanResult()
-    kind = f"todo_md:{max_bytes}"
-    for rel in repo_files(repo) if files is None else files:
-        if rel.name not in TODO_NAMES:
-            continue
-        rel_path = rel.as_posix()
-        part = read_through(cache, kind, rel_path, repo / rel,
-                            lambda rel_path=rel_path: _read_todo_file(repo, rel_path, max_bytes))
+    for rel_path, part in read_all(
+            cache, f"todo_md:{max_bytes}", listed_files(repo, files),
+            lambda rel_path: rel_path[rel_path.rfind("/") + 1:] in TODO_NAMES,
+            lambda rel_path: _read_todo_file(repo, rel_path, max_bytes)):
         add_file_result(result, str(repo), rel_path, part)
     return result

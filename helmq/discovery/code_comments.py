@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path, PurePath
 
 from helmq.discovery.autodo_scan import OWNED_TAGS, TODO_NAMES, add_file_result, skipped_file
-from helmq.discovery.cache import FileCache, FileResult, read_through
-from helmq.discovery.files import decode_text, existing_repo, read_file_bytes, repo_files
+from helmq.discovery.cache import FileCache, FileResult, read_all
+from helmq.discovery.files import decode_text, existing_repo, listed_files, read_file_bytes
 from helmq.discovery.result import ScanResult
 from helmq.domain.comments import CommentSyntax, may_hold_marker, scan_comments, syntax_for
 from helmq.domain.fingerprint import Occurrences, fingerprint, item_key, normalize_title
@@ -112,6 +112,27 @@ def _read_code_file(repo_id: str, path: str, rel_path: str, syntax: CommentSynta
     return part, True
 
 
+def _wanted_by_name() -> Callable[[str], bool]:
+    """Whether a code file may hold comments worth a look, decided by its path alone: a known
+    syntax (or none and no suffix, so maybe a `#!` line), not a TODO, generated or vendored
+    file."""
+    vendored: dict[str, bool] = {}
+
+    def wanted(rel_path: str) -> bool:
+        # This runs for every file of the tree: the cheapest tests come first.
+        slash = rel_path.rfind("/") + 1
+        name = rel_path[slash:]
+        if ((syntax_for(name) is None and name.rfind(".") > 0) or name in TODO_NAMES
+                or is_generated(name)):
+            return False
+        folder = rel_path[:slash]
+        if folder not in vendored:
+            vendored[folder] = not VENDORED_DIRS.isdisjoint(folder.split("/"))
+        return not vendored[folder]
+
+    return wanted
+
+
 def scan_code_comments(repo: Path, *, max_bytes: int = 2_000_000,
                        cache: FileCache | None = None,
                        files: Sequence[Path] | None = None) -> ScanResult:
@@ -127,21 +148,13 @@ def scan_code_comments(repo: Path, *, max_bytes: int = 2_000_000,
     repo = existing_repo(repo)
     repo_id = str(repo)
     prefix = os.path.join(repo_id, "")
+
+    def read(rel_path: str) -> tuple[FileResult, bool]:
+        syntax = syntax_for(rel_path[rel_path.rfind("/") + 1:])
+        return _read_code_file(repo_id, prefix + rel_path, rel_path, syntax, max_bytes)
+
     result = ScanResult()
-    kind = f"{SOURCE}:{max_bytes}"
-    for rel in repo_files(repo) if files is None else files:
-        # This loop runs for every file of the tree, so the cheapest tests come first and
-        # paths are joined as strings (a Path join costs about as much as the read).
-        name = rel.name
-        syntax = syntax_for(name)
-        if ((syntax is None and name.rfind(".") > 0) or name in TODO_NAMES
-                or is_generated(name) or is_vendored(rel)):
-            continue  # decided by the name alone: no stat, no cache entry
-        rel_path = rel.as_posix()
-        path = prefix + rel_path
-        part = read_through(
-            cache, kind, rel_path, path,
-            lambda path=path, rel_path=rel_path, syntax=syntax: _read_code_file(
-                repo_id, path, rel_path, syntax, max_bytes))
+    for rel_path, part in read_all(cache, f"{SOURCE}:{max_bytes}", listed_files(repo, files),
+                                   _wanted_by_name(), read):
         add_file_result(result, repo_id, rel_path, part)
     return result

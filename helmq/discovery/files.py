@@ -2,23 +2,87 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import overload
 
+from helmq.discovery.walk import (
+    FolderListings,
+    in_path_order,
+    joined_files,
+    listing_key,
+    split_files,
+    walk,
+)
 from helmq.errors import InputError
 from helmq.proc import run_bounded
 
 GIT_TIMEOUT = 300.0
-SKIPPED_DIRS = frozenset({".git", "node_modules", ".venv", "venv", "__pycache__", "vendor",
-                          "third_party"})
 _BINARY_PROBE = 8192
+
+
+class RepoFiles(Sequence[Path]):
+    """A repository's files in path order: as POSIX paths relative to it (`names`), and as
+    Paths made on first use (on Python 3.11 making 9,000 Paths takes longer than an unchanged
+    rescan may). `load` gives the names when they are first asked for; a scanner that picked
+    its files from a list with the same `key` before need not ask."""
+
+    def __init__(self, names: list[str] | None = None, *,
+                 load: Callable[[], list[str]] | None = None, key: str | None = None,
+                 paths: list[Path] | None = None) -> None:
+        self._names = names
+        self._load = load
+        self._key = key
+        self._paths = paths
+
+    @property
+    def names(self) -> list[str]:
+        if self._names is None:
+            self._names = self._load() if self._load is not None else []
+        return self._names
+
+    @property
+    def key(self) -> str:
+        """A digest of the list: the same list, the same key."""
+        if self._key is None:
+            self._key = listing_key(joined_files(self.names))
+        return self._key
+
+    @functools.cached_property
+    def _as_paths(self) -> list[Path]:
+        return self._paths if self._paths is not None else [Path(rel) for rel in self.names]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @overload
+    def __getitem__(self, index: int) -> Path: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Path]: ...
+
+    def __getitem__(self, index: int | slice) -> Path | list[Path]:
+        return self._as_paths[index]
+
+    def __iter__(self) -> Iterator[Path]:
+        return iter(self._as_paths)
+
+
+def _may_be_in_git_work_tree(root: Path) -> bool:
+    """False when git cannot find a work tree at root: no `.git` in root or above it and no
+    GIT_DIR in the environment. Spares a walked tree the start of a git process."""
+    if "GIT_DIR" in os.environ:
+        return True
+    return any(os.path.lexists(os.path.join(folder, ".git")) for folder in (root, *root.parents))
 
 
 def _in_git_work_tree(root: Path) -> bool:
     """Whether root lies inside a git work tree that git will read."""
-    if shutil.which("git") is None:
+    if not _may_be_in_git_work_tree(root) or shutil.which("git") is None:
         return False
     try:
         probe = run_bounded(["git", "-C", str(root), "rev-parse", "--is-inside-work-tree"],
@@ -28,7 +92,7 @@ def _in_git_work_tree(root: Path) -> bool:
     return probe.returncode == 0 and probe.stdout.strip() == "true"
 
 
-def _git_files(root: Path) -> list[Path]:
+def _git_files(root: Path) -> list[str]:
     """Tracked and untracked-but-not-ignored files under root, as git sees them."""
     try:
         listing = run_bounded(
@@ -40,38 +104,10 @@ def _git_files(root: Path) -> list[Path]:
     if listing.returncode != 0:
         reason = os.fsdecode(listing.stderr).strip()
         raise InputError(f"git ls-files failed: {reason}", file=str(root))
+    prefix = os.path.join(root, "")
     names = {os.fsdecode(name) for name in listing.stdout.split(b"\0") if name}
     # The index still lists files deleted from the work tree, and submodules as entries.
-    return sorted(Path(name) for name in names if (root / name).is_file())
-
-
-def _walked_files(root: Path) -> list[Path]:
-    """Every file under root, minus VCS, dependency and cache directories, in path order.
-
-    Names are joined as strings and made Paths once: this runs over every file of the tree on
-    every scan, cached or not."""
-    found: list[str] = []
-    folders = [""]
-    while folders:
-        folder = folders.pop()
-        try:
-            entries = os.scandir(os.path.join(root, folder))
-        except OSError:
-            continue  # as os.walk: a folder that cannot be listed is passed over
-        with entries:
-            for entry in entries:
-                name = entry.name
-                try:
-                    is_dir = entry.is_dir()
-                except OSError:
-                    is_dir = False
-                if not is_dir:
-                    found.append(folder + name)
-                elif name not in SKIPPED_DIRS and not entry.is_symlink():
-                    folders.append(f"{folder}{name}{os.sep}")
-    # Path order (part by part): NUL sorts before any character a name can hold.
-    found.sort(key=lambda rel: rel.replace(os.sep, "\0"))
-    return [Path(rel) for rel in found]
+    return sorted((name for name in names if os.path.isfile(prefix + name)), key=in_path_order)
 
 
 def existing_repo(repo: Path) -> Path:
@@ -83,9 +119,27 @@ def existing_repo(repo: Path) -> Path:
     return repo.resolve()
 
 
+def repo_listing(root: Path, folders: FolderListings | None = None) -> RepoFiles:
+    """The files discovery may read under root; .gitignore is honoured. Outside git the tree
+    is walked, and with `folders` a folder unchanged since the last walk is not listed."""
+    if _in_git_work_tree(root):
+        return RepoFiles(_git_files(root))
+    key, joined = walk(root, folders)
+    return RepoFiles(load=lambda: split_files(joined()), key=key)
+
+
 def repo_files(root: Path) -> list[Path]:
     """The files discovery may read under root, relative to it; .gitignore is honoured."""
-    return _git_files(root) if _in_git_work_tree(root) else _walked_files(root)
+    return list(repo_listing(root))
+
+
+def listed_files(root: Path, files: Sequence[Path] | None) -> RepoFiles:
+    """`files` (a caller's list of the repo's files) as RepoFiles, else the repo's files."""
+    if isinstance(files, RepoFiles):
+        return files
+    if files is None:
+        return repo_listing(root)
+    return RepoFiles([rel.as_posix() for rel in files], paths=list(files))
 
 
 def read_file_bytes(path: str | os.PathLike[str], *, max_bytes: int) -> bytes:

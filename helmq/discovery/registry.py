@@ -13,7 +13,9 @@ from helmq.discovery.conventions import SOURCE as CONVENTIONS_SOURCE
 from helmq.discovery.conventions import check_repo
 from helmq.discovery.doc_health import SOURCE as DOC_HEALTH_SOURCE
 from helmq.discovery.doc_health import doc_health as doc_health_scan
-from helmq.discovery.files import existing_repo, repo_files
+from helmq.discovery.feed import SOURCE as FEED_SOURCE
+from helmq.discovery.feed import feed
+from helmq.discovery.files import existing_repo, repo_listing
 from helmq.discovery.result import ScanResult
 from helmq.errors import InputError
 from helmq.jobs import Discovery
@@ -31,14 +33,17 @@ def each_repo(repos: Sequence[Path], cache_dir: Path | None, scan: RepoScan) -> 
 
     A repo that cannot be read is a warning, not a stop, and does not count as scanned. With
     a cache_dir, files unchanged since the last scan (same mtime, size, inode, ctime) are not
-    read again: their findings come from a per-repo cache there.
+    read again: their findings come from a per-repo cache there; outside git, folders
+    unchanged since (same mtime, ctime, inode) are not listed again either.
     """
     merged = ScanResult(findings=[], warnings=[])
     for repo in repos:
         try:
             cache = FileCache(cache_dir, repo) if cache_dir is not None else None
             root = existing_repo(repo)
-            parts = scan(root, cache, repo_files(root))  # one listing for every scanner
+            # One listing for every scanner; outside git, unchanged folders are not listed.
+            files = repo_listing(root, cache.folders if cache is not None else None)
+            parts = scan(root, cache, files)
         except InputError as exc:
             merged.warnings.append(str(exc))
             continue
@@ -80,10 +85,14 @@ STRATEGIES: dict[str, Strategy] = {
     "autodo_scan": autodo_scan,
     "conventions": conventions,
     "doc_health": doc_health,
+    "feed": feed,
 }
 SOURCES: dict[str, frozenset[str]] = {
     "autodo_scan": frozenset({"todo_md", COMMENT_SOURCE}),
     "conventions": frozenset({CONVENTIONS_SOURCE}),
     "doc_health": frozenset({DOC_HEALTH_SOURCE}),
+    "feed": frozenset({FEED_SOURCE}),
 }
 """The `data.source` each strategy writes, so a rescan knows which items it may mark gone."""
+REPOLESS = frozenset({"feed"})
+"""Strategies that read no repository (their source is in their settings): run once a pass."""
