@@ -238,6 +238,25 @@ def cmd_ui(app: App, args: argparse.Namespace) -> int:
     return serve(app.settings, args.host, args.port, repo=app.repo, jobs=app.jobs)
 
 
+def cmd_doctor(app: App, args: argparse.Namespace) -> int:
+    from helmq.doctor import diagnose, reconcile
+
+    fixed = None
+    if args.fix:
+        publish = None
+        if not app.settings.embedded:
+            from tasks.app import make_celery
+            from tasks.chains import publish as publish_chains
+
+            celery_app = make_celery(app.settings)
+            publish = lambda dispatches: publish_chains(celery_app, dispatches)  # noqa: E731
+        fixed = reconcile(app.engine, app.settings, publish)
+    report = diagnose(app.engine, app.jobs, app.settings)
+    report.fixed = fixed
+    _emit(args, report.as_dict(), report.text)
+    return EXIT_OK if report.healthy else EXIT_PROBLEMS
+
+
 def _celery_app(app: App):
     if app.settings.embedded:
         raise ConfigError("set HELMQ_BROKER_URL (e.g. redis://127.0.0.1:6379/0): the embedded "
@@ -362,6 +381,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = verb("beat", cmd_beat, "the beat scheduler (needs HELMQ_BROKER_URL)")
     sp.add_argument("--loglevel", "-l", default="INFO")
+
+    sp = verb("doctor", cmd_doctor, "health: stuck items, failure classes, waiting reasons, "
+              "breakers, scans, budget; exit 1 if unhealthy", json_flag=True)
+    sp.add_argument("--fix", action="store_true",
+                    help="reconcile once (re-queue expired leases) and close cooled breakers")
 
     verb("touch", cmd_touch, "record 'user active now' in the last-active file")
 

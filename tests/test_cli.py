@@ -41,7 +41,7 @@ def items(env: dict[str, str], *extra: str) -> list[dict]:
 
 def test_every_verb_has_help():
     for verb in ["up", "ui", "run-once", "scan", "items", "show", "worker", "beat", "touch",
-                 "migrate-queue", "db"]:
+                 "migrate-queue", "db", "doctor"]:
         out = run_helmq([verb, "--help"], dict(os.environ))
         assert out.returncode == 0, (verb, out.stderr)
         assert "usage: helmq" in out.stdout
