@@ -165,6 +165,7 @@ def test_session_changes_its_branch_and_records_session_transcript_report_and_co
     key = "fix-greeting"
     wt = h.worktree(key)
     (h.project / "scratch.txt").write_text("the user's own unsaved work\n")
+    (h.tmp / "secret.txt").write_text("top secret\n")
     before, head = tree_snapshot(h.project), git(h.project, "rev-parse", "HEAD")
     fake.script(
         tool_use("Read", {"file_path": str(wt / "app.py")}),
@@ -172,6 +173,7 @@ def test_session_changes_its_branch_and_records_session_transcript_report_and_co
                                "new_string": "hello"}), 0.6),
         tool_use("Write", {"file_path": str(wt / "NOTES.md"), "content": "greeting fixed\n"}),
         tool_use("Write", {"file_path": str(h.project / "app.py"), "content": "hijacked\n"}),
+        tool_use("Read", {"file_path": str(h.tmp / "secret.txt")}),
         text("Fixed the greeting typo in app.py and wrote NOTES.md.", input_tokens=40,
              output_tokens=12),
     )
@@ -191,7 +193,9 @@ def test_session_changes_its_branch_and_records_session_transcript_report_and_co
     assert tree_snapshot(h.project) == before
     assert git(h.project, "rev-parse", "HEAD") == head
     session, ex = item.data["claude"], item.data["execute"]
-    assert [d["tool_name"] for d in session["permission_denials"]] == ["Write"]
+    # and a read outside the worktree was refused too: its text never reached the model
+    assert [d["tool_name"] for d in session["permission_denials"]] == ["Write", "Read"]
+    assert "top secret" not in json.dumps(fake.requests)
     # and the session id, transcript, turns, tool calls, cost and report are recorded
     assert item.session_id == session["session_id"] == ex["session_id"]
     transcript = Path(session["transcript_path"])
@@ -199,8 +203,8 @@ def test_session_changes_its_branch_and_records_session_transcript_report_and_co
     assert transcript.parent.name == project_dir_name(wt)
     assert session["transcript_found"] is True
     assert item.session_id in transcript.read_text()
-    assert (session["turns"], session["tool_calls"]) == (5, 4)
-    assert session["tools"] == {"Read": 1, "Edit": 1, "Write": 2}
+    assert (session["turns"], session["tool_calls"]) == (6, 5)
+    assert session["tools"] == {"Read": 2, "Edit": 1, "Write": 2}
     assert session["cost_estimated"] is False and item.cost_usd == pytest.approx(
         session["cost_usd"]) and item.cost_usd > 0
     assert ex["result"] == "Fixed the greeting typo in app.py and wrote NOTES.md."
@@ -615,8 +619,9 @@ def test_argv_narrows_edits_to_the_worktree_and_carries_no_item_text(tmp_path):
     resumed = cli_argv("claude", config, limits, session_id="sid", resume=True,
                        user_repo=Path("/home/u/app"))
 
-    assert allow_list(config.allowed_tools) == ["Read", "Bash(git diff:*)"]
-    assert argv[argv.index("--allowedTools") + 1] == "Read,Bash(git diff:*)"
+    # bare Read/Edit/Write would reach the whole disk: only the narrow rules are passed
+    assert allow_list(config.allowed_tools) == ["Bash(git diff:*)"]
+    assert argv[argv.index("--allowedTools") + 1] == "Bash(git diff:*)"
     assert "Edit(//home/u/app/**)" in argv[argv.index("--disallowedTools") + 1]
     assert argv[argv.index("--max-turns") + 1] == "7"
     assert argv[argv.index("--max-budget-usd") + 1] == "0.5000"

@@ -11,7 +11,7 @@ import pathlib
 from pathlib import Path
 
 import pytest
-from conftest import git, make_git_repo
+from conftest import git, make_git_repo, write
 
 from helmq.discovery.doc_health import SOURCE, doc_health
 from helmq.domain.fingerprint import is_safe_key
@@ -298,3 +298,17 @@ def test_an_unchanged_repo_is_rescanned_from_the_cache_without_reading_a_file(
     assert item.source_file == "docs/more.md"
     # And another choice of checks is not served from that cache
     assert doc_health([repo], cache_dir=cache, options={"checks": ["ports"]}).findings == []
+
+
+def test_deleting_an_untracked_link_target_is_noticed_by_the_cached_rescan(tmp_path):
+    repo = make_git_repo(tmp_path / "r", {"README.md": "# app\n\nSee [setup](docs/setup.md).\n"})
+    write(repo / "docs" / "setup.md", "# setup\n")  # exists, but git does not track it
+    cache = tmp_path / "cache"
+
+    def broken() -> list[str]:
+        return [f.title for f in doc_health([repo], cache_dir=cache).findings
+                if f.data["check"] == "links"]
+
+    assert broken() == []
+    (repo / "docs" / "setup.md").unlink()
+    assert broken() == ["Broken link in README.md: docs/setup.md"]

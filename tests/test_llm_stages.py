@@ -368,3 +368,55 @@ def test_a_message_for_the_claude_queue_may_wait_for_hours(world: World):
 
     assert waits("Split the parser module") == world.settings.claude_queue_lease_seconds
     assert waits(TITLE) == world.settings.queue_lease_seconds
+
+
+def _claude_item(world: World) -> Handoff:
+    write(world.project / "TODO.md", "- [ ] Split the parser module tier:claude_session\n")
+    git(world.project, "commit", "-qam", "claude item")
+    return world.scan_and_dispatch()["Split the parser module"]
+
+
+def test_a_claude_session_gets_what_is_left_of_the_items_budget(world: World):
+    from fake_anthropic import tool_use
+
+    # Given an item that has already spent $1.50 of its $2.00 per-item budget
+    handoff = _claude_item(world)
+    item = world.item("Split the parser module")
+    budget = world.ctx.llm.budget
+    earlier = budget.reserve(job="maint", model="claude-haiku-4-5",
+                             estimate_usd=Decimal("1.5"), item_id=item.id)
+    budget.commit(earlier, Decimal("1.5"))
+    wt = world.settings.worktrees_dir / item.item_key
+    world.fake.when(contains=REVIEW, reply=json_reply(verdict("accept")))
+    world.fake.when(tool_result=True, reply=text("Split it."))
+    world.fake.when(reply=tool_use("Write", {"file_path": str(wt / "parser_a.py"),
+                                             "content": "A = 1\n"}))
+
+    # When its chain runs
+    world.run_chain(handoff)
+
+    # Then the session ran, bounded by the $0.50 left, and was charged its real cost
+    item = world.item("Split the parser module")
+    assert item.status is Status.DONE, item.data.get("claude")
+    [session] = [e for e in Ledger(world.repo.engine).entries(item_id=item.id)
+                 if e["stage"] == "execute"]
+    assert float(session["estimate_usd"]) == 0.5 and session["state"] == "committed"
+    assert float(session["cost_usd"]) == pytest.approx(item.data["claude"]["cost_usd"])
+
+
+def test_a_session_that_never_started_is_charged_nothing(world: World, tmp_path: Path):
+    from dataclasses import replace as change
+
+    # Given a claude CLI that does not exist
+    handoff = _claude_item(world)
+    world.ctx = change(world.ctx, claude=change(world.ctx.claude,
+                                                bin=str(tmp_path / "no-such-claude")))
+
+    # When the chain runs, the item fails as a crash and its reservation is given back
+    world.run_chain(handoff)
+    item = world.item("Split the parser module")
+    assert (item.status, item.failure_class) == (Status.FAILED, "crash")
+    [session] = [e for e in Ledger(world.repo.engine).entries(item_id=item.id)
+                 if e["stage"] == "execute"]
+    assert session["state"] == "released"
+    assert world.ctx.llm.budget.ledger.held_by_item(item.id) == 0

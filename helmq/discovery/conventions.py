@@ -67,7 +67,8 @@ def _finding(rule: ConventionRule, repo_id: str, rel: str, line: int, title: str
 def _rule_kind(rule: ConventionRule) -> str:
     """The cache kind of a rule: its name and a digest of its settings, so an edited rule
     does not reuse what the old one found."""
-    digest = hashlib.sha256(repr((rule.forbid, rule.max_lines)).encode()).hexdigest()[:12]
+    settings = repr((rule.forbid, rule.max_lines, rule.message))
+    digest = hashlib.sha256(settings.encode()).hexdigest()[:12]
     return f"{SOURCE}:{rule.name}:{digest}"
 
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import helmq
 from helmq.discovery.cache import file_signature
-from helmq.discovery.files import existing_repo
+from helmq.discovery.files import existing_repo, repo_files
 from helmq.discovery.result import ScanResult
 from helmq.domain.fingerprint import fingerprint, item_key
 from helmq.domain.model import Finding, Recurrence
@@ -161,9 +161,11 @@ def scan_repo(repo: Path, checks: Sequence[DocCheck], *,
         tree = SourceTree(root)
     except CheckError as exc:
         raise InputError(str(exc), file=repo_id) from exc
-    # Signatures before any read: a change during the scan shows next time.
+    # Signatures before any read: a change during the scan shows next time. Untracked files
+    # count too: a link to one breaks when it is deleted, though no tracked file changed.
+    names = set(tree.files) | {Path(rel).as_posix() for rel in repo_files(root)}
     listing = {rel: (list(sig) if (sig := file_signature(root / rel)) else None)
-               for rel in tree.files}
+               for rel in sorted(names)}
     cache = _RepoCache(cache_dir, repo_id, [c.name for c in checks]) if cache_dir else None
     if cache is not None and (cached := cache.load(listing)) is not None:
         cached.scanned.append(repo_id)

@@ -151,10 +151,11 @@ def llm_failure(exc: Exception, meter: Meter | None, *, what: str) -> Outcome | 
         return Outcome(Status.WAITING, "waiting", f"{what} needs ANTHROPIC_API_KEY; waiting "
                        "until it is set", waiting_reason="no_credentials", cost_usd=cost)
     if isinstance(exc, BudgetExceeded):
-        retry = (exc.retry_at - utcnow()).total_seconds() if exc.retry_at else None
+        # The next UTC day for the daily budget; an hour for the per-item one, so that a
+        # raised budget.per_item_usd lets the item go on without a person's retry.
+        retry = (exc.retry_at - utcnow()).total_seconds() if exc.retry_at else 3600.0
         return Outcome(Status.WAITING, "waiting", f"{what}: {exc}", waiting_reason="budget",
-                       failure_class="budget",
-                       retry_after_seconds=max(retry, 60.0) if retry is not None else None,
+                       failure_class="budget", retry_after_seconds=max(retry, 60.0),
                        cost_usd=cost)
     if not isinstance(exc, LLMError):
         return None

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import asdict
-from decimal import Decimal
+from dataclasses import asdict, replace
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 
 from helmq.domain.item import Outcome, WorkItem
 from helmq.domain.model import Stage, Status, Tier
 from helmq.errors import HelmqError
-from helmq.llm.budget import BudgetExceeded
+from helmq.llm.budget import Budget, BudgetExceeded, Reservation
 from helmq.llm.service import llm_failure
 from helmq.stages.context import StageContext
 from helmq.stages.llm_execute import EXECUTORS as LLM_EXECUTORS
@@ -91,40 +91,59 @@ def execute_script(item: WorkItem, ctx: StageContext) -> Outcome:
 def execute_claude_session(item: WorkItem, ctx: StageContext) -> Outcome:
     """A headless Claude Code session in the item's worktree (helmq.tiers.claude_session).
 
-    The session's budget (`--max-budget-usd`) is reserved against the daily and per-item
-    budgets before the CLI starts, and its real cost is committed after: the ledger sees
-    sessions as it sees single calls."""
+    The session may spend what the item's budget has left, at most its own ceiling: that is
+    reserved against the daily and per-item budgets before the CLI starts, passed to it as
+    `--max-budget-usd`, and its real cost committed after (the ceiling when the cost is
+    unknown). A session that never started is charged nothing."""
     if ctx.claude is None:
         msg = "the Claude session tier is not set up in this process; waiting"
         return Outcome(Status.WAITING, "waiting", msg, waiting_reason="tier_unavailable",
                        retry_after_seconds=ctx.retry_waiting_seconds)
     from helmq.tiers.claude_session import execute_claude
 
-    reservation = None
-    if ctx.llm is not None:
-        try:
-            ceiling = ctx.claude.limits_for(item.data).max_budget_usd
-        except HelmqError:
-            ceiling = ctx.claude.max_budget_usd  # the session reports the bad value itself
-        try:
-            reservation = ctx.llm.budget.reserve(
-                job=item.job, model=ctx.claude.model or "claude-code",
-                estimate_usd=Decimal(str(ceiling)), item_id=item.id,
-                stage=Stage.EXECUTE.value, tier=Tier.CLAUDE_SESSION.value,
-                item_since=item.last_completed if item.recurrence else None)
-        except BudgetExceeded as exc:
-            outcome = llm_failure(exc, None, what=f"a Claude session for {item.item_key}")
-            assert outcome is not None
-            return outcome
+    if ctx.llm is None:
+        return execute_claude(item, ctx, repo=ctx.sessions, config=ctx.claude)
+    budget = ctx.llm.budget
+    since = item.last_completed if item.recurrence else None
     try:
-        outcome = execute_claude(item, ctx, repo=ctx.sessions, config=ctx.claude)
+        ceiling = Decimal(str(ctx.claude.limits_for(item.data).max_budget_usd))
+    except HelmqError:
+        ceiling = Decimal(str(ctx.claude.max_budget_usd))  # the session reports the bad value
+    left = budget.per_item_usd - budget.ledger.held_by_item(item.id, since)
+    allowed = min(ceiling, left).quantize(Decimal("0.0001"), rounding=ROUND_DOWN)
+    try:
+        if allowed <= 0:
+            raise BudgetExceeded(f"item {item.id} has spent its budget.per_item_usd "
+                                 f"${budget.per_item_usd}; raise it in jobs.yaml to let the "
+                                 "item continue", scope="per_item", retry_at=None)
+        reservation = budget.reserve(
+            job=item.job, model=ctx.claude.model or "claude-code", estimate_usd=allowed,
+            item_id=item.id, stage=Stage.EXECUTE.value, tier=Tier.CLAUDE_SESSION.value,
+            item_since=since)
+    except BudgetExceeded as exc:
+        outcome = llm_failure(exc, None, what=f"a Claude session for {item.item_key}")
+        assert outcome is not None
+        return outcome
+    bounded = replace(item, data={**item.data, "max_budget_usd": float(allowed)})
+    try:
+        outcome = execute_claude(bounded, ctx, repo=ctx.sessions, config=ctx.claude)
     except BaseException:
-        if reservation is not None:  # whether it spent anything is unknown: charge the ceiling
-            ctx.llm.budget.commit(reservation, None)
+        found = ctx.sessions.get_item(item.id) if ctx.sessions is not None else None
+        _settle_session(budget, reservation, (found.data.get("claude") or {}) if found else {})
         raise
-    if reservation is not None:
-        ctx.llm.budget.commit(reservation, Decimal(str(outcome.cost_usd or 0)))
+    _settle_session(budget, reservation, outcome.data.get("claude") or {})
     return outcome
+
+
+def _settle_session(budget: Budget, reservation: Reservation, session: dict) -> None:
+    """Charge a session what it cost; the whole reservation when it took turns but its cost
+    is unknown (fail closed); nothing when the model never answered it."""
+    if session.get("cost_usd") is not None:
+        budget.commit(reservation, Decimal(str(session["cost_usd"])))
+    elif session.get("turns"):
+        budget.commit(reservation, None)
+    else:
+        budget.release(reservation)
 
 
 EXECUTORS = {Tier.SCRIPT: execute_script, Tier.CLAUDE_SESSION: execute_claude_session,

@@ -61,10 +61,15 @@ class SessionStore(Protocol):
     def close_breaker(self, tier: str) -> bool: ...
 
 
+READ_TOOLS = ("Read", "Glob", "Grep", "LS", "NotebookRead")
+
+
 def allow_list(tools: tuple[str, ...]) -> list[str]:
     """The allow-list for the CLI. A bare Edit/Write rule would allow edits anywhere on disk
-    (observed on claude 2.1.332); acceptEdits already accepts edits inside the worktree."""
-    return [t for t in tools if t.strip() not in EDIT_TOOLS]
+    and a bare Read reads anywhere (observed on claude 2.1.332); without them the CLI reads
+    and (in acceptEdits mode) edits inside its working directory, the worktree, and is
+    refused elsewhere."""
+    return [t for t in tools if t.strip() not in EDIT_TOOLS + READ_TOOLS]
 
 
 def deny_list(user_repo: Path) -> list[str]:

@@ -107,7 +107,7 @@ class ClaudeConfig:
             "config_dir": Path(config_dir).expanduser(),
             "bin": settings.claude_bin,
             "api_key": settings.anthropic_api_key,
-            "base_url": env.get("ANTHROPIC_BASE_URL") or None,
+            "base_url": settings.anthropic_base_url or env.get("ANTHROPIC_BASE_URL") or None,
             "model": env.get("HELMQ_CLAUDE_MODEL") or None,
             "last_active_path": settings.last_active_path,
         }
