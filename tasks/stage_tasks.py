@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import Celery, Task
 
 from helmq.dispatcher import dispatch_tick
@@ -61,4 +63,11 @@ def register(app: Celery, *, time_limit: float, execute_time_limit: float | None
         s = rt.settings
         got = rt.repo.reclaim_expired(max_redispatches=s.max_redispatches,
                                       lease_seconds=s.queue_lease_seconds)
+        if rt.ctx.llm is not None:
+            # Reservations held longer than any stage (a Claude session included) may run
+            # belong to dead workers: charge them at their estimate, as the budget already
+            # counts them.
+            longest = max(s.stage_lease_seconds, rt.ctx.claude.task_time_limit
+                          if rt.ctx.claude is not None else 0)
+            rt.ctx.llm.budget.abandon_stale(timedelta(seconds=longest + 600))
         return publish(self.app, got or [])
