@@ -69,6 +69,20 @@ class Vario:
 
 
 @dataclass(frozen=True)
+class ClaudeSettings:
+    """The Claude session tier's settings in jobs.yaml; None leaves the tier's default (and
+    the HELMQ_CLAUDE_* variables, which win over these)."""
+
+    tools: tuple[str, ...] | None = None
+    """The CLI's tool allow-list (`--allowedTools` rules)."""
+    max_turns: int | None = None
+    pause_policy: str | None = None
+
+
+PAUSE_POLICIES = ("continue", "pause", "abort")
+
+
+@dataclass(frozen=True)
 class ConventionRule:
     """One `conventions` rule: exactly one of forbid, require_file and max_lines is set."""
 
@@ -137,6 +151,7 @@ class JobsConfig:
     jobs: dict[str, JobConfig]
     source: str
     vario: Vario = field(default_factory=Vario)
+    claude: ClaudeSettings = field(default_factory=ClaudeSettings)
 
 
 def default_jobs_yaml() -> str:
@@ -249,7 +264,8 @@ class _Reader:
         raise ConfigError(message, file=self.source, line=line, key=_dotted(path) or None)
 
     def config(self, data: Any) -> JobsConfig:
-        fields = self.mapping((), data, ("budget", "jobs", "repos", "vario"), "top level")
+        fields = self.mapping((), data, ("budget", "claude", "jobs", "repos", "vario"),
+                              "top level")
         if "jobs" not in fields:
             self.fail(("jobs",), "missing key 'jobs' (a mapping of job name to job settings)")
         return JobsConfig(
@@ -258,7 +274,27 @@ class _Reader:
             jobs=self.jobs(("jobs",), fields["jobs"]),
             source=self.source,
             vario=self.vario(("vario",), fields["vario"]) if "vario" in fields else Vario(),
+            claude=(self.claude(("claude",), fields["claude"]) if "claude" in fields
+                    else ClaudeSettings()),
         )
+
+    def claude(self, path: KeyPath, value: Any) -> ClaudeSettings:
+        converters = {"tools": self.tools, "max_turns": self.positive,
+                      "pause_policy": self.pause_policy}
+        fields = self.mapping(path, value, tuple(converters), "Claude session settings")
+        return ClaudeSettings(**self.convert(path, fields, converters))
+
+    def tools(self, path: KeyPath, value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(
+                isinstance(t, str) and t.strip() and "," not in t for t in value):
+            self.fail(path, "expected a list of tool rules such as Read or "
+                            f"'Bash(git status:*)' (no commas), got {_show(value)}")
+        return tuple(t.strip() for t in value)
+
+    def pause_policy(self, path: KeyPath, value: Any) -> str:
+        if not isinstance(value, str) or value.strip().lower() not in PAUSE_POLICIES:
+            self.fail(path, f"expected one of {', '.join(PAUSE_POLICIES)}, got {_show(value)}")
+        return value.strip().lower()
 
     def vario(self, path: KeyPath, value: Any) -> Vario:
         converters = {"models": self.models, "samples": self.positive}

@@ -22,7 +22,9 @@ from helmq.domain.fingerprint import fingerprint
 from helmq.domain.item import Outcome, WorkItem
 from helmq.domain.model import Finding, Stage, Status, Tier
 from helmq.errors import ConfigError
+from helmq.jobs import ClaudeSettings
 from helmq.last_active import touch_last_active
+from helmq.settings import Settings
 from helmq.stages.context import StageContext
 from helmq.store.engine import make_engine
 from helmq.store.repository import Claim, Repository
@@ -632,15 +634,37 @@ def test_argv_narrows_edits_to_the_worktree_and_carries_no_item_text(tmp_path):
 def test_item_data_overrides_the_limits(tmp_path):
     config = ClaudeConfig(config_dir=tmp_path)
 
-    limits = config.limits_for({"max_minutes": "2h", "pause_policy": "ABORT"})
+    limits = config.limits_for({"max_minutes": "20m", "pause_policy": "ABORT"})
 
     assert (limits.max_minutes, limits.pause_policy, limits.max_turns) == (
-        120.0, PausePolicy.ABORT, 30)
+        20.0, PausePolicy.ABORT, 30)
+    # longer than the tier's limit would outlive the worker's task time limit: capped
+    assert config.limits_for({"max_minutes": "2h"}).max_minutes == 30.0
     assert parse_minutes(45) == 45.0 and parse_minutes("30m") == 30.0
     with pytest.raises(ConfigError, match="pause_policy"):
         config.limits_for({"pause_policy": "nap"})
     with pytest.raises(ConfigError, match="max_minutes"):
         config.limits_for({"max_minutes": "soon"})
+
+
+def test_jobs_yaml_sets_the_tools_turns_and_policy_and_the_environment_wins(tmp_path):
+    settings = Settings(state_dir=tmp_path, database_url="sqlite://", broker_url="memory://",
+                        config_path=None, last_active_path=tmp_path / "la.json")
+    jobs = ClaudeSettings(tools=("Bash(make test:*)", "Write"), max_turns=9,
+                          pause_policy="abort")
+
+    config = ClaudeConfig.from_settings(settings, {}, jobs=jobs)
+    overridden = ClaudeConfig.from_settings(settings, {"HELMQ_CLAUDE_MAX_TURNS": "4",
+                                                      "HELMQ_CLAUDE_PAUSE_POLICY": "continue"},
+                                            jobs=jobs)
+    default = ClaudeConfig.from_settings(settings, {})
+
+    assert (config.allowed_tools, config.max_turns, config.pause_policy) == (
+        ("Bash(make test:*)", "Write"), 9, PausePolicy.ABORT)
+    assert (overridden.max_turns, overridden.pause_policy) == (4, PausePolicy.CONTINUE)
+    assert allow_list(config.allowed_tools) == ["Bash(make test:*)"]
+    # `git diff --output=FILE` could write outside the worktree: not allowed by default
+    assert allow_list(default.allowed_tools) == ["Bash(git status:*)"]
 
 
 def test_prompt_carries_the_item_plan_and_review_feedback(tmp_path, sqlite_url):
@@ -665,7 +689,6 @@ def test_prompt_carries_the_item_plan_and_review_feedback(tmp_path, sqlite_url):
 
 
 def test_config_from_settings_reads_the_claude_variables(tmp_path):
-    from helmq.settings import Settings
     settings = Settings(state_dir=tmp_path, database_url="sqlite://", broker_url="memory://",
                         config_path=None, last_active_path=tmp_path / "la.json",
                         anthropic_api_key=KEY, claude_bin="/opt/claude")

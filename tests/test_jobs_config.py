@@ -13,6 +13,7 @@ from helmq.domain.model import Recurrence
 from helmq.errors import ConfigError
 from helmq.jobs import (
     Budget,
+    ClaudeSettings,
     Discovery,
     Eligibility,
     JobConfig,
@@ -257,7 +258,7 @@ MALFORMED = [
         """,
         2,
         "reepos",
-        "unknown key 'reepos' (expected one of: budget, jobs, repos, vario)",
+        "unknown key 'reepos' (expected one of: budget, claude, jobs, repos, vario)",
     ),
     (
         """\
@@ -409,3 +410,34 @@ def test_builtin_default_needs_its_strategy() -> None:
         load_jobs(None, strategies=set())
     assert caught.value.file == "<built-in>"
     assert caught.value.line == 7
+
+
+def test_claude_settings_are_read_and_default_to_none(tmp_path: Path) -> None:
+    path = write(tmp_path, """\
+        claude:
+          tools: [Read, " Bash(git status:*) "]
+          max_turns: 12
+          pause_policy: ABORT
+        jobs: {}
+        """)
+
+    config = load_jobs(path, strategies=STRATEGIES)
+
+    assert config.claude == ClaudeSettings(tools=("Read", "Bash(git status:*)"), max_turns=12,
+                                           pause_policy="abort")
+    assert load_jobs(None, strategies=REGISTERED).claude == ClaudeSettings()
+
+
+@pytest.mark.parametrize(("body", "key", "message"), [
+    ("tools: Read", "claude.tools", "expected a list of tool rules"),
+    ("tools: ['Bash(git log:*),Write']", "claude.tools", "no commas"),
+    ("max_turns: 0", "claude.max_turns", "expected a whole number > 0"),
+    ("pause_policy: nap", "claude.pause_policy", "expected one of continue, pause, abort"),
+    ("model: x", "claude.model", "unknown key 'model'"),
+])
+def test_bad_claude_settings_name_the_key(tmp_path: Path, body: str, key: str,
+                                          message: str) -> None:
+    error = load_error(tmp_path, f"claude:\n  {body}\njobs: {{}}\n")
+
+    assert error.key == key
+    assert message in str(error)

@@ -43,7 +43,7 @@ class StageContext:
             from helmq.tiers.claude.config import ClaudeConfig
 
             llm = LLMService.build(settings, engine, jobs.budget, jobs.vario)
-            claude = ClaudeConfig.from_settings(settings,
+            claude = ClaudeConfig.from_settings(settings, jobs=jobs.claude,
                                                 max_budget_usd=jobs.budget.per_item_usd)
             sessions = Repository(engine)
         return cls(

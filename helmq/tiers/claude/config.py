@@ -9,16 +9,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from helmq.errors import ConfigError
 from helmq.settings import Settings
 
-DEFAULT_TOOLS = (
-    "Read", "Edit", "Write", "Glob", "Grep", "Bash(git diff:*)", "Bash(git status:*)",
-)
-"""jobs.yaml may replace this list. Bare Edit/Write entries are narrowed to the worktree
-when the CLI is started (see `process.allow_list`)."""
+if TYPE_CHECKING:
+    from helmq.jobs import ClaudeSettings
+
+DEFAULT_TOOLS = ("Read", "Edit", "Write", "Glob", "Grep", "Bash(git status:*)")
+"""jobs.yaml's `claude: {tools: [...]}` may replace this list. Bare Read/Edit/Write/Glob/Grep
+entries are dropped when the CLI is started, so it reads and edits only inside its worktree
+(see `claude_session.allow_list`). Not `Bash(git diff:*)`: `git diff --output=FILE` writes
+anywhere and `--no-index` reads anywhere."""
 
 ENV_VARS = {
     "HELMQ_CLAUDE_MAX_MINUTES": "wall-clock limit of one Claude session (default 30)",
@@ -99,8 +102,9 @@ class ClaudeConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings, env: Mapping[str, str] | None = None,
-                      **overrides: Any) -> ClaudeConfig:
-        """The tier's configuration from settings and the HELMQ_CLAUDE_* variables (ENV_VARS)."""
+                      jobs: ClaudeSettings | None = None, **overrides: Any) -> ClaudeConfig:
+        """The tier's configuration from settings, jobs.yaml's `claude:` settings and the
+        HELMQ_CLAUDE_* variables (ENV_VARS), which win over jobs.yaml."""
         env = os.environ if env is None else env
         config_dir = env.get("HELMQ_CLAUDE_CONFIG_DIR") or settings.state_dir / "claude"
         values: dict[str, Any] = {
@@ -111,6 +115,13 @@ class ClaudeConfig:
             "model": env.get("HELMQ_CLAUDE_MODEL") or None,
             "last_active_path": settings.last_active_path,
         }
+        if jobs is not None:
+            if jobs.tools is not None:
+                values["allowed_tools"] = jobs.tools
+            if jobs.max_turns is not None:
+                values["max_turns"] = jobs.max_turns
+            if jobs.pause_policy is not None:
+                values["pause_policy"] = PausePolicy(jobs.pause_policy)
         if env.get("HELMQ_CLAUDE_MAX_MINUTES"):
             values["max_minutes"] = _positive("HELMQ_CLAUDE_MAX_MINUTES",
                                               env["HELMQ_CLAUDE_MAX_MINUTES"])
@@ -125,11 +136,14 @@ class ClaudeConfig:
 
     def limits_for(self, data: Mapping[str, Any]) -> SessionLimits:
         """This config's limits, overridden by the item's `max_minutes`, `max_turns`,
-        `max_budget_usd` and `pause_policy` data (a bad value is the item's error)."""
+        `max_budget_usd` and `pause_policy` data (a bad value is the item's error). An item
+        may shorten max_minutes, not lengthen it: the claude worker's task time limit and the
+        broker's visibility timeout are derived from the tier's max_minutes."""
         limits = SessionLimits(self.max_minutes, self.max_turns, self.max_budget_usd,
                                self.pause_policy)
         if data.get("max_minutes") is not None:
-            limits = replace(limits, max_minutes=parse_minutes(data["max_minutes"]))
+            limits = replace(limits, max_minutes=min(parse_minutes(data["max_minutes"]),
+                                                     self.max_minutes))
         if data.get("max_turns") is not None:
             limits = replace(limits, max_turns=int(_positive("max_turns", data["max_turns"])))
         if data.get("max_budget_usd") is not None:
