@@ -474,7 +474,7 @@ def test_a_doc_health_link_item_fixes_its_own_link_and_no_other(env: Env) -> Non
     assert_user_tree_untouched(project, before)
 
 
-def test_a_doc_health_link_nothing_can_fix_fails_at_once_as_unfixable(env: Env) -> None:
+def test_a_doc_health_link_nothing_can_fix_is_reported_to_a_person(env: Env) -> None:
     env.make_project({"README.md": "[gone](nowhere.md) and [setup](setup.md)\n",
                       "docs/setup.md": "# Setup\n"})
     handoffs = dispatch_doc_health(env)
@@ -482,12 +482,15 @@ def test_a_doc_health_link_nothing_can_fix_fails_at_once_as_unfixable(env: Env) 
 
     assert env.run_chain(gone) == [Stage.CLASSIFY, Stage.EXECUTE, Stage.REVIEW]
 
+    # Done at once (no second round, no failure): a report tells a person what is left
     item = env.item(gone)
-    assert (item.status, item.failure_class) == (Status.FAILED, "unfixable")
+    assert (item.status, item.failure_class, item.review_rounds) == (Status.DONE, None, 0)
     assert item.data["execute"]["notes"] == ["README.md:1: left nowhere.md: no file has its name"]
-    assert "nowhere.md" in item.data["review"]["reasons"][0]
+    assert item.data["review"]["verdict"] == "reported"
+    report = Path(item.report_path).read_text()
+    assert "README.md:1" in report and "nowhere.md" in report
     # The other link on the same line was not this item's business
-    assert "setup.md" not in item.data["review"]["reasons"][0]
+    assert "setup.md" not in report
 
 
 REPORT_PROJECT = {

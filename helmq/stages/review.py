@@ -5,13 +5,14 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
+from helmq.discovery.doc_health import SOURCE as DOC_HEALTH_SOURCE
 from helmq.domain.item import Outcome, WorkItem
 from helmq.domain.model import Status, Tier
 from helmq.stages.context import StageContext
 from helmq.stages.execute import item_problems
 from helmq.stages.llm_review import review_llm
 from helmq.stages.report import write_report
-from helmq.tiers.script.registry import Check, get_check, reports_only
+from helmq.tiers.script.registry import Check, Problem, get_check, reports_only
 from helmq.tiers.todo_tick import tick_todo
 from helmq.tiers.worktree import Worktree, branch_diff, changed_files, commit_all, prepare_worktree
 
@@ -56,8 +57,13 @@ def _review_report(item: WorkItem, check: Check, ctx: StageContext) -> Outcome:
         report = write_report(ctx.reports_dir, item, verdict, diff="")
         return Outcome(Status.DONE, "accepted", f"accepted: {check.name} no longer fires",
                        data={"review": verdict}, report_path=str(report))
-    reason = (f"{check.name} reports {len(remaining)} problem(s) for a person to settle; "
-              "this check changes no file")
+    return _reported(item, ctx, remaining, f"{check.name} reports {len(remaining)} problem(s) "
+                     "for a person to settle; this check changes no file")
+
+
+def _reported(item: WorkItem, ctx: StageContext, remaining: list[Problem],
+              reason: str) -> Outcome:
+    """Done with a report that tells a person what is left and where."""
     verdict = {"verdict": "reported", "reasons": [reason]}
     report = write_report(ctx.reports_dir, item, verdict, diff="", problems=remaining)
     return Outcome(Status.DONE, "reported", f"reported: {remaining[0].message}",
@@ -111,6 +117,11 @@ def review(item: WorkItem, ctx: StageContext) -> Outcome:
         if done.get("fixed"):
             return Outcome(Status.NEEDS_WORK, "needs_work", verdict["reasons"][0],
                            data={"review": verdict})
+        if item.data.get("source") == DOC_HEALTH_SOURCE:
+            # A doc_health item is the problem itself: one the fixer cannot mend (a link to
+            # a file that never existed) goes to a person, as ports and env vars do.
+            return _reported(item, ctx, remaining, f"{check.name} cannot fix this; left for "
+                             "a person to settle")
         verdict["verdict"] = "failed"
         return Outcome(Status.FAILED, "failed", f"{check.name} cannot fix: {listed}",
                        failure_class="unfixable", data={"review": verdict})
