@@ -107,7 +107,11 @@ def touch_later(path: Path, text: str | bytes) -> None:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    return make_git_repo(tmp_path / "repo", FILES)
+    """FILES in a git repository, untouched for an hour (a file written within a clock tick
+    of a scan is read again by the next one)."""
+    root = make_git_repo(tmp_path / "repo", FILES)
+    age(root)
+    return root
 
 
 @pytest.fixture
@@ -227,6 +231,7 @@ def test_a_binary_todo_file_stays_skipped_on_the_cached_rescan(tmp_path, cache_d
     repo = make_git_repo(tmp_path / "repo", {"src/a.py": "# TODO: code\n"})
     (repo / "TODO.md").write_bytes(b"- [ ] binary\0\0\n")
     (repo / "src" / "b.c").write_bytes(b"// TODO: binary c\n\0\0")
+    age(repo)
     first = autodo_scan([repo], cache_dir=cache_dir)
     root = str(repo.resolve())
     assert sorted(first.skipped_files) == [(root, "TODO.md"), (root, "src/b.c")]
@@ -505,3 +510,27 @@ def test_an_unchanged_walked_rescan_does_not_rewrite_the_cache(tree, cache_dir):
     autodo_scan([tree], cache_dir=cache_dir)
     assert {path.name: (path.stat().st_mtime_ns, path.stat().st_ino)
             for path in cache_dir.iterdir()} == stamps
+
+
+def test_a_file_changed_just_before_a_scan_is_read_again(tmp_path, cache_dir, monkeypatch):
+    # Given a file written within the clock tick of the scan (an edit in that same tick
+    # could leave its mtime, size and ctime as they were), in an otherwise old tree
+    root = tmp_path / "fresh"
+    write(root / "a.py", "# TODO: one\n")
+    write(root / "old.py", "# TODO: old\n")
+    age(root)
+    os.utime(root / "a.py")  # now
+    autodo_scan([root], cache_dir=cache_dir)
+
+    # When it is scanned again, then that file alone is read again
+    watch = ReadWatch(monkeypatch, root)
+    autodo_scan([root], cache_dir=cache_dir)
+    assert watch.files() == {"a.py"}
+
+    # and once its last change is older than a tick, the rescan reads nothing
+    age(root)
+    autodo_scan([root], cache_dir=cache_dir)
+    watch.reads.clear()
+    watch.forbid = True
+    autodo_scan([root], cache_dir=cache_dir)
+    assert watch.files() == set()

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ from helmq.discovery.cache_format import (
     write_at_once,
 )
 from helmq.discovery.files import RepoFiles
-from helmq.discovery.walk import FolderListings, stat_base
+from helmq.discovery.walk import RECENT_NS, FolderListings, stat_base
 from helmq.domain.model import Finding
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,20 @@ def _holds_something(result: FileResult) -> bool:
 
 _UNKNOWN = [-1, -1, -1, -1]
 """The signature of a file to read again next time: no file has it (no size is negative)."""
+
+
+def _trusted(sigs: list[int]) -> list[int]:
+    """The signatures to keep for the next scan: a file written within RECENT_NS of now may
+    change again in the same clock tick without its mtime moving, so it is read again next
+    time (`_UNKNOWN`), as walk does with such folders."""
+    recent = time.time_ns() - RECENT_NS
+    if not any(mtime >= recent for mtime in sigs[::4]):
+        return sigs
+    kept = list(sigs)
+    for i in range(0, len(kept), 4):
+        if kept[i] >= recent:
+            kept[i:i + 4] = _UNKNOWN
+    return kept
 
 
 def _signatures(base: str, rels: list[str]) -> tuple[list[int], bool]:
@@ -312,6 +327,7 @@ class FileCache:
     def store(self, kind: str, rel: str, sig: Signature | None, result: FileResult) -> None:
         """Remember what scanner `kind` found in file `rel` when it had signature `sig`."""
         if sig is not None:
+            sig = tuple(_trusted(list(sig)))  # type: ignore[assignment]
             found = _result_to_json(result) if _holds_something(result) else None
             self._this.setdefault(kind, _Scanned()).add(rel, sig, found)
 
@@ -327,7 +343,8 @@ class FileCache:
         paths = last.paths if same_list else [rel for rel in files.names if wanted(rel)]
         # Signatures before any read: a change during one shows next time.
         sigs, complete = _signatures(os.path.join(self.repo, ""), paths)
-        if same_list and complete and sigs == last.sigs:
+        kept = _trusted(sigs)
+        if same_list and complete and kept is sigs and sigs == last.sigs:  # none recent
             try:
                 results = [(rel, _result_from_json(raw)) for rel, raw in last.found.items()]
             except _MALFORMED:
@@ -335,7 +352,7 @@ class FileCache:
             else:
                 self._this[kind] = last
                 return results
-        this = _Scanned(paths, sigs, {}, files.key)
+        this = _Scanned(paths, kept, {}, files.key)
         out = []
         for i, rel in enumerate(paths):
             sig = sigs[4 * i:4 * i + 4]
@@ -349,7 +366,7 @@ class FileCache:
                 continue
             part, cacheable = read(rel)
             if not cacheable:
-                sigs[4 * i:4 * i + 4] = _UNKNOWN
+                kept[4 * i:4 * i + 4] = _UNKNOWN
             elif _holds_something(part):
                 this.found[rel] = _result_to_json(part)
             if _holds_something(part):
