@@ -6,9 +6,9 @@ from typing import Any
 
 from celery import Celery
 
-from helmq.jobs import JobsConfig
-from helmq.settings import Settings
-from tasks import runtime
+from helmq import runtime
+from helmq.config.jobs import JobsConfig
+from helmq.config.settings import Settings
 
 
 def build_schedule(jobs: JobsConfig, settings: Settings) -> dict[str, dict[str, Any]]:

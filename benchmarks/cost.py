@@ -40,19 +40,19 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from fake_anthropic import FakeAnthropic, Usage, json_reply  # noqa: E402
 
+from helmq.config.jobs import load_jobs  # noqa: E402
+from helmq.config.settings import Settings  # noqa: E402
+from helmq.control.dispatch import dispatch_tick  # noqa: E402
+from helmq.control.scan import scan_jobs  # noqa: E402
 from helmq.discovery.registry import STRATEGIES  # noqa: E402
-from helmq.dispatcher import dispatch_tick  # noqa: E402
 from helmq.domain.model import Stage  # noqa: E402
-from helmq.jobs import load_jobs  # noqa: E402
 from helmq.llm.client import DEFAULT_MODELS  # noqa: E402
 from helmq.llm.pricing import CHARS_PER_TOKEN, TokenUsage, cost  # noqa: E402
-from helmq.scanning import scan_jobs  # noqa: E402
-from helmq.settings import Settings  # noqa: E402
 from helmq.stages.classify import classify  # noqa: E402
-from helmq.stages.context import StageContext  # noqa: E402
 from helmq.stages.runner import run_stage  # noqa: E402
 from helmq.store.engine import make_engine, upgrade  # noqa: E402
 from helmq.store.repository import Repository  # noqa: E402
+from helmq.tiers.context import StageContext  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "todo-md"
 GOAL_USD_PER_ITEM = Decimal("0.002")

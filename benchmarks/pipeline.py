@@ -480,9 +480,9 @@ class Helmq:
     """Inserts pending items, dispatches and publishes them, waits until all are done."""
 
     def __init__(self, env: Env, redis_client: Any) -> None:
+        from helmq.config.jobs import load_jobs
+        from helmq.config.settings import Settings
         from helmq.discovery.registry import STRATEGIES
-        from helmq.jobs import load_jobs
-        from helmq.settings import Settings
         from helmq.store.engine import make_engine
         from helmq.store.repository import Repository
         from tasks.app import make_celery
@@ -527,7 +527,7 @@ class Helmq:
     def run(self, n: int, timeout: float, worker: Worker) -> dict[str, float]:
         from sqlalchemy import func, select
 
-        from helmq.dispatcher import dispatch_tick
+        from helmq.control.dispatch import dispatch_tick
         from helmq.store.schema import work_items
         from tasks.chains import publish
 
@@ -579,10 +579,10 @@ class Helmq:
 
         Wall and CPU milliseconds per item, for the two repository calls and the rest.
         """
-        from helmq.dispatcher import dispatch_tick
+        from helmq.control.dispatch import dispatch_tick
         from helmq.domain.model import Stage
-        from helmq.stages.context import StageContext
         from helmq.stages.runner import run_stage
+        from helmq.tiers.context import StageContext
 
         self.reset()
         self.insert(n)

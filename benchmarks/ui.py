@@ -8,7 +8,7 @@ What it does:
   migrates it, and seeds `--items` work items over four jobs (two internal, two external) in
   every status and tier, with three events each and a stage run for every other item, all in
   SQL (generate_series), then ANALYZEs;
-* starts `helmq.ui.serve` in a subprocess (uvicorn, one process, as `helmq ui` runs it);
+* starts `helmq.web.serve` in a subprocess (uvicorn, one process, as `helmq ui` runs it);
 * requests each page `--requests` times, one at a time, after 20 warm-up requests: the list's
   first page (Internal tab), a filtered list page (status + tier), the item page (a random
   item each time), `/api/items` (100 items), and, for information, a search, a deep page, a
@@ -152,14 +152,14 @@ def free_port() -> int:
 
 
 def start_server(url: str, work: Path) -> tuple[subprocess.Popen, str]:
-    """`helmq.ui.serve` in its own process, as `helmq ui` runs it."""
+    """`helmq.web.serve` in its own process, as `helmq ui` runs it."""
     config = work / "jobs.yaml"
     config.write_text(JOBS_YAML, encoding="utf-8")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HELMQ_", "ANTHROPIC_"))}
     env.update(HELMQ_DATABASE_URL=url, HELMQ_CONFIG=str(config), HELMQ_STATE_DIR=str(work),
                PYTHONPATH=str(ROOT))
-    code = ("import sys; from helmq.settings import Settings; from helmq.ui import serve; "
+    code = ("import sys; from helmq.config.settings import Settings; from helmq.web import serve; "
             f"sys.exit(serve(Settings.from_env(), '127.0.0.1', {port}))")
     log = open(work / "ui.log", "w")  # noqa: SIM115 - lives as long as the server
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=log,

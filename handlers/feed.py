@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from helmq.domain.item import Outcome, WorkItem
 from helmq.domain.model import Stage, Status, Tier
 from helmq.llm.service import llm_failure, usage_summary
-from helmq.stages.context import StageContext
+from helmq.tiers.context import StageContext
 
 HANDLER = "handlers.feed.process"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import Celery
 
-from helmq.settings import Settings
+from helmq.config.settings import Settings
 from helmq.tiers.claude.config import ClaudeConfig
 from tasks.router import route_task, task_queues
 from tasks.stage_tasks import register

@@ -6,12 +6,12 @@ from datetime import timedelta
 
 from celery import Celery, Task
 
-from helmq.dispatcher import dispatch_tick
+from helmq import runtime
+from helmq.control.dispatch import dispatch_tick
+from helmq.control.scan import scan_jobs
 from helmq.domain.item import Handoff
 from helmq.domain.model import Stage
-from helmq.scanning import scan_jobs
 from helmq.stages.runner import run_stage
-from tasks import runtime
 from tasks.chains import publish
 
 

@@ -186,7 +186,7 @@ def helmq_env(tmp_path: Path, *, default_jobs: bool = False, **extra: str) -> di
 def run_helmq(args: list[str], env: dict[str, str], cwd: Path | None = None,
               timeout: float = 180) -> subprocess.CompletedProcess[str]:
     """Run the real `helmq` command as a subprocess."""
-    return subprocess.run([sys.executable, "-m", "helmq.cli", *args], env=env, cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "helmq.cli.main", *args], env=env, cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
 
 

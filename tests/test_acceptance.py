@@ -137,7 +137,7 @@ def test_beat_schedules_scan_and_dispatch(tmp_path, pg_url, redis_url, start_wor
     import subprocess
     import sys
 
-    beat = subprocess.Popen([sys.executable, "-m", "helmq.cli", "beat"], env=env,
+    beat = subprocess.Popen([sys.executable, "-m", "helmq.cli.main", "beat"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             cwd=tmp_path)
     try:

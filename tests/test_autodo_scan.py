@@ -12,11 +12,11 @@ import pytest
 from conftest import git, git_repo, write
 
 from helmq.discovery.autodo_scan import TODO_NAMES, scan_todo_files
-from helmq.discovery.files import read_text_file, repo_files
 from helmq.domain.fingerprint import fingerprint, item_key, normalize_title, slug
 from helmq.domain.model import Recurrence
-from helmq.domain.todo_grammar import parse_todo
 from helmq.errors import InputError
+from helmq.grammar.todo_md import parse_todo
+from helmq.repos.files import read_text_file, repo_files
 
 CORPUS = Path(__file__).parent / "corpus" / "todo-md"
 

@@ -15,7 +15,7 @@ from fake_anthropic import FakeAnthropic, json_reply, overloaded, text
 from pydantic import BaseModel
 from sqlalchemy import Engine, insert
 
-from helmq.jobs import Budget as Limits
+from helmq.config.jobs import Budget as Limits
 from helmq.llm.budget import Budget, BudgetExceeded, next_utc_midnight
 from helmq.llm.client import ApiOverloaded, BadOutput, LLMClient, LLMConfig, Role
 from helmq.llm.pricing import TokenUsage

@@ -18,14 +18,13 @@ import pytest
 from conftest import git, make_git_repo, tree_snapshot
 from fake_anthropic import FakeAnthropic, hang, overloaded, slow, text, tool_use
 
+from helmq.config.jobs import ClaudeSettings
+from helmq.config.last_active import touch_last_active
+from helmq.config.settings import Settings
 from helmq.domain.fingerprint import fingerprint
 from helmq.domain.item import Outcome, WorkItem
 from helmq.domain.model import Finding, Stage, Status, Tier
 from helmq.errors import ConfigError
-from helmq.jobs import ClaudeSettings
-from helmq.last_active import touch_last_active
-from helmq.settings import Settings
-from helmq.stages.context import StageContext
 from helmq.store.engine import make_engine
 from helmq.store.repository import Claim, Repository
 from helmq.store.session_queries import SessionQueries, tier_breakers
@@ -33,10 +32,11 @@ from helmq.tiers.claude.config import ClaudeConfig, PausePolicy, bundled_claude,
 from helmq.tiers.claude.outcome import SessionOutcome, classify_session
 from helmq.tiers.claude.process import SessionRun, SessionSpec, Stop, group_alive, run_session
 from helmq.tiers.claude.prompt import build_prompt
+from helmq.tiers.claude.session import allow_list, cli_argv, cli_env, execute_claude
 from helmq.tiers.claude.slot import SlotBusy, session_slot
 from helmq.tiers.claude.stream import StreamWatcher
 from helmq.tiers.claude.transcript import project_dir_name
-from helmq.tiers.claude_session import allow_list, cli_argv, cli_env, execute_claude
+from helmq.tiers.context import StageContext
 
 JOB = "codebase_maintenance"
 KEY = "sk-ant-fake-claude-session-key-42"

@@ -219,7 +219,7 @@ def test_up_finishes_what_a_killed_process_left_in_flight(tmp_path):
 
     # When `helmq up` starts again (user active, so nothing new is dispatched)
     run_helmq(["touch"], env)
-    proc = subprocess.Popen([sys.executable, "-m", "helmq.cli", "up", "--repo", str(repo),
+    proc = subprocess.Popen([sys.executable, "-m", "helmq.cli.main", "up", "--repo", str(repo),
                              "--port", str(free_port())],
                             env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
@@ -243,7 +243,7 @@ SLOW_CHECK = '''
 import os
 import time
 
-from helmq.tiers.script.registry import FixResult, Problem, register
+from helmq.checks.registry import FixResult, Problem, register
 
 
 class SlowCheck:
@@ -282,7 +282,7 @@ def test_up_killed_mid_execute_finishes_the_item_after_restart(tmp_path):
     store_url = f"sqlite:///{tmp_path / 'state' / 'helmq.db'}"
 
     def up() -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "helmq.cli", "up", "--repo", str(repo),
+        return subprocess.Popen([sys.executable, "-m", "helmq.cli.main", "up", "--repo", str(repo),
                              "--port", str(free_port())],
                                 env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)
@@ -389,7 +389,7 @@ def test_a_second_embedded_helmq_on_the_same_state_dir_is_refused(tmp_path):
     repo = make_git_repo(tmp_path / "app", {"TODO.md": TODO})
     env = helmq_env(tmp_path)
     run_helmq(["touch"], env)
-    up = subprocess.Popen([sys.executable, "-m", "helmq.cli", "up", "--repo", str(repo),
+    up = subprocess.Popen([sys.executable, "-m", "helmq.cli.main", "up", "--repo", str(repo),
                              "--port", str(free_port())],
                           env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                           text=True)

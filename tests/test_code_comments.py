@@ -10,10 +10,10 @@ from conftest import git, git_repo, write
 
 from helmq.discovery.autodo_scan import OWNED_TAGS
 from helmq.discovery.code_comments import SOURCE, scan_code_comments
-from helmq.domain import comments as c
-from helmq.domain.comments import CommentHit, scan_comments, syntax_for
 from helmq.domain.fingerprint import fingerprint, item_key
 from helmq.errors import InputError
+from helmq.grammar import comments as c
+from helmq.grammar.comments import CommentHit, scan_comments, syntax_for
 
 
 def titles(text: str, filename: str) -> list[tuple[str, str]]:
@@ -366,7 +366,7 @@ def test_a_file_that_cannot_hold_a_marker_is_not_decoded(tmp_path):
 def test_the_walked_listing_is_in_path_order_and_skips_what_it_should(tmp_path):
     from pathlib import Path
 
-    from helmq.discovery.files import repo_files
+    from helmq.repos.files import repo_files
 
     repo = tmp_path / "repo"
     for rel in ("a/b.py", "a-b/x.py", "a.b", "z.py", "node_modules/m.js", ".git/config",

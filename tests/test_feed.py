@@ -16,14 +16,14 @@ from conftest import write
 from fake_anthropic import FakeAnthropic, json_reply, overloaded, text
 
 from handlers.feed import HANDLER, process
+from helmq.config.jobs import load_jobs
+from helmq.config.settings import Settings
 from helmq.discovery.feed import MAX_BYTES, SOURCE, check_url, scan_feed
 from helmq.discovery.registry import STRATEGIES
 from helmq.domain.model import Stage, Status, Tier
 from helmq.errors import ConfigError
-from helmq.jobs import load_jobs
-from helmq.settings import Settings
-from helmq.stages.context import StageContext
 from helmq.store.repository import Repository
+from helmq.tiers.context import StageContext
 
 CORPUS = Path(__file__).parent / "corpus_feeds"
 SUMMARISE = "You summarise one entry of a feed"
@@ -285,7 +285,7 @@ def test_an_unchanged_feed_is_not_downloaded_again(served: FeedServer, tmp_path:
 @wired
 def test_a_feed_job_is_configured_by_url_and_scanned_without_repos(
         repo: Repository, served: FeedServer, tmp_path: Path):
-    from helmq.scanning import scan_jobs
+    from helmq.control.scan import scan_jobs
 
     url = served.url("rss2.xml")
     config = write(tmp_path / "jobs.yaml", f"""\
@@ -417,7 +417,7 @@ def test_review_feedback_reaches_the_next_round(feeds: Feeds):
 
 
 def run_chain(feeds: Feeds, ctx: StageContext, item_id: int) -> list[str]:
-    from helmq.dispatcher import dispatch_tick
+    from helmq.control.dispatch import dispatch_tick
     from helmq.stages.runner import run_stage
 
     tick = dispatch_tick(feeds.repo, feeds.jobs, feeds.settings, ignore_idle=True)

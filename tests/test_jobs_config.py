@@ -8,10 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helmq.discovery import registry
-from helmq.domain.model import Recurrence
-from helmq.errors import ConfigError
-from helmq.jobs import (
+from helmq.config.jobs import (
     Budget,
     ClaudeSettings,
     Discovery,
@@ -20,6 +17,9 @@ from helmq.jobs import (
     default_jobs_yaml,
     load_jobs,
 )
+from helmq.discovery import registry
+from helmq.domain.model import Recurrence
+from helmq.errors import ConfigError
 
 STRATEGIES = {"autodo_scan", "todo_comments"}
 REGISTERED = set(registry.STRATEGIES)

@@ -12,18 +12,18 @@ import pytest
 from conftest import git, make_git_repo, tree_snapshot, write
 from fake_anthropic import FakeAnthropic, json_reply, overloaded, rate_limited, text
 
+from helmq.config.jobs import load_jobs
+from helmq.config.settings import Settings
+from helmq.control.dispatch import dispatch_tick
+from helmq.control.scan import scan_jobs
 from helmq.discovery.registry import STRATEGIES
-from helmq.dispatcher import dispatch_tick
 from helmq.domain.item import Handoff, WorkItem
 from helmq.domain.model import Stage, Status, Tier
-from helmq.jobs import load_jobs
-from helmq.scanning import scan_jobs
-from helmq.settings import Settings
-from helmq.stages.context import StageContext
-from helmq.stages.llm_execute import VarioAnswer, vote
 from helmq.stages.runner import run_stage
 from helmq.store.ledger import Ledger
 from helmq.store.repository import Repository
+from helmq.tiers.context import StageContext
+from helmq.tiers.llm_call import VarioAnswer, vote
 
 KEY = "sk-ant-test-SECRET-0123456789"
 NEXT = {Stage.CLASSIFY: Stage.EXECUTE, Stage.EXECUTE: Stage.REVIEW}

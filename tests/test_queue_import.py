@@ -13,7 +13,7 @@ import pytest
 
 from helmq.domain.model import Recurrence, Status
 from helmq.errors import QueueImportError
-from helmq.queue_import import QueueRecord, parse_queue
+from helmq.grammar.queue_yaml import QueueRecord, parse_queue
 
 MIXED = """\
 - id: fix-login

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, event, insert, text
 
+from helmq.config.jobs import load_jobs
+from helmq.control.scan import scan_jobs
 from helmq.discovery.registry import STRATEGIES
 from helmq.domain.eligibility import matches_filter
 from helmq.domain.fingerprint import fingerprint, item_key
 from helmq.domain.item import Outcome
 from helmq.domain.model import Finding, Recurrence, Stage, Status, Tier
 from helmq.errors import InputError
-from helmq.jobs import load_jobs
-from helmq.scanning import scan_jobs
 from helmq.store.engine import make_engine
 from helmq.store.repository import SCAN_LOCK_KEY, Claim, Dispatch, Finish, Repository, ScanCounts
 from helmq.store.schema import work_items

@@ -17,9 +17,9 @@ import pytest
 
 from helmq.discovery import autodo_scan as todo_module
 from helmq.discovery import code_comments as comments_module
-from helmq.discovery import files as files_module
 from helmq.discovery.cache import CACHE_FORMAT, FileCache
 from helmq.discovery.registry import autodo_scan
+from helmq.repos import files as files_module
 from tests.conftest import helmq_env, make_git_repo, run_helmq, write
 
 FILES = {

@@ -12,12 +12,12 @@ import pytest
 from conftest import helmq_env, make_git_repo, run_helmq, write
 from sqlalchemy import func, select
 
+from helmq.config.jobs import load_jobs
+from helmq.control.progress import ProgressLine
+from helmq.control.scan import scan_jobs
 from helmq.discovery.registry import STRATEGIES
 from helmq.domain.model import Recurrence
 from helmq.errors import ConfigError
-from helmq.jobs import load_jobs
-from helmq.progress import ProgressLine
-from helmq.scanning import scan_jobs
 from helmq.store.repository import Repository
 from helmq.store.schema import item_events, scans, work_items
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from helmq.checks import all_checks, get_check, match_check, register
+from helmq.checks import registry as registry_module
+from helmq.checks import ruff as ruff_module
+from helmq.checks.registry import FixResult, Problem
 from helmq.errors import CheckError, UnknownCheckError
-from helmq.tiers import worktree as worktree_module
-from helmq.tiers.script import all_checks, get_check, match_check, register
-from helmq.tiers.script import registry as registry_module
-from helmq.tiers.script import ruff as ruff_module
-from helmq.tiers.script.registry import FixResult, Problem
-from helmq.tiers.worktree import changed_files, commit_all, prepare_worktree
+from helmq.repos import worktree as worktree_module
+from helmq.repos.worktree import changed_files, commit_all, prepare_worktree
 
 USER = {
     "GIT_AUTHOR_NAME": "Test User",
@@ -431,7 +431,7 @@ Setext heading
 
 
 def test_anchors_follow_githubs_heading_slugs(tmp_path: Path) -> None:
-    from helmq.tiers.script.markdown import anchors
+    from helmq.checks.markdown import anchors
 
     assert anchors(ANCHORS_PAGE) == [
         "the-helmq-cli-a-tour", "install--run-v2", "install--run-v2-1", "setext-heading",
@@ -505,7 +505,7 @@ def test_report_only_checks_change_nothing(tmp_path: Path) -> None:
 
 
 def test_compose_ports_in_every_syntax() -> None:
-    from helmq.tiers.script.ports import compose_ports
+    from helmq.checks.ports import compose_ports
 
     compose = (
         "services:\n"
@@ -532,7 +532,7 @@ def test_compose_ports_in_every_syntax() -> None:
 
 
 def test_env_var_reads_in_several_languages() -> None:
-    from helmq.tiers.script.env_vars import reads
+    from helmq.checks.env_vars import reads
 
     code = (
         "a = os.environ['PY_A'] + os.environ.get(\"PY_B\") + os.getenv('PY_C')\n"
@@ -547,7 +547,7 @@ def test_env_var_reads_in_several_languages() -> None:
 
 
 def test_docs_present_a_variable_to_set_only_in_an_environment_context() -> None:
-    from helmq.tiers.script.env_vars import documented_settings
+    from helmq.checks.env_vars import documented_settings
 
     doc = (
         "# Environment variables\n\n### `SHOP_USER`\n\nWho.\n\n"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from helmq.config.settings import Settings
 from helmq.errors import ConfigError
-from helmq.settings import Settings
 
 
 def test_llm_settings_from_the_environment():

@@ -10,22 +10,22 @@ from pathlib import Path
 import pytest
 from conftest import git, make_git_repo, tree_snapshot
 
+from helmq.checks import registry
+from helmq.checks.registry import FixResult, Problem, register
+from helmq.config.jobs import JobsConfig, load_jobs
+from helmq.config.settings import Settings
+from helmq.control.dispatch import dispatch_tick
+from helmq.control.scan import scan_jobs
 from helmq.discovery.doc_health import SOURCE as DOC_HEALTH
 from helmq.discovery.doc_health import doc_health
 from helmq.discovery.registry import STRATEGIES
-from helmq.dispatcher import dispatch_tick
 from helmq.domain.item import Handoff, WorkItem
 from helmq.domain.model import Stage, Status, Tier
-from helmq.jobs import JobsConfig, load_jobs
-from helmq.scanning import scan_jobs
-from helmq.settings import Settings
-from helmq.stages.context import StageContext
+from helmq.repos.worktree import prepare_worktree
 from helmq.stages.review import _tick_source
 from helmq.stages.runner import run_stage
 from helmq.store.repository import Repository
-from helmq.tiers.script import registry
-from helmq.tiers.script.registry import FixResult, Problem, register
-from helmq.tiers.worktree import prepare_worktree
+from helmq.tiers.context import StageContext
 
 LINKS_TODO = "- [ ] Fix broken links in docs"
 RUST_TODO = "- [ ] Rewrite the parser in Rust"

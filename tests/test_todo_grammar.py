@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from helmq.domain.todo_grammar import TodoEntry, parse_todo
+from helmq.grammar.todo_md import TodoEntry, parse_todo
 
 CORPUS = Path(__file__).parent / "corpus" / "todo-md"
 CORPUS_FILES = sorted(CORPUS.glob("*.md"))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from helmq.domain.todo_grammar import parse_todo
-from helmq.tiers.todo_tick import tick_todo
+from helmq.grammar.todo_md import parse_todo
+from helmq.grammar.todo_tick import tick_todo
 
 CORPUS = Path(__file__).parent / "corpus" / "todo-md"
 

@@ -17,19 +17,19 @@ from conftest import REDIS_URL, git, helmq_env, make_git_repo, run_helmq
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, update
 
+from helmq.config.jobs import JobsConfig, load_jobs
+from helmq.config.settings import EMBEDDED_BROKER, Settings
 from helmq.discovery.registry import STRATEGIES
 from helmq.domain.fingerprint import fingerprint, item_key
 from helmq.domain.model import Finding, Status
-from helmq.jobs import JobsConfig, load_jobs
-from helmq.settings import EMBEDDED_BROKER, Settings
 from helmq.store.engine import make_engine
 from helmq.store.repository import Repository
 from helmq.store.schema import stage_runs, work_items
 from helmq.store.ui_queries import ItemFilter, Refusal, UIQueries, paused_jobs
-from helmq.ui import create_app, serve_in_thread
-from helmq.ui.auth import MISSING, NO_TOKEN, WRONG
-from helmq.ui.metrics import Snapshot, render
-from helmq.ui.transcript import parse_transcript
+from helmq.web import create_app, serve_in_thread
+from helmq.web.auth import MISSING, NO_TOKEN, WRONG
+from helmq.web.metrics import Snapshot, render
+from helmq.web.transcript import parse_transcript
 
 TOKEN = "t0k-for-tests"
 API_KEY = "sk-ant-never-shown"
@@ -191,7 +191,7 @@ def test_pages_and_sort(env) -> None:
 
 
 def test_counts_stop_at_the_cap(env, monkeypatch) -> None:
-    import helmq.ui.pages as pages
+    import helmq.web.pages as pages
 
     monkeypatch.setattr(pages, "COUNT_CAP", 3)
     for n in range(5):

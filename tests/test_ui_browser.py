@@ -16,12 +16,12 @@ import pytest
 from sqlalchemy import insert
 from test_ui import TOKEN, add, free_port, settings_for
 
+from helmq.config.jobs import load_jobs
 from helmq.discovery.registry import STRATEGIES
 from helmq.domain.model import Status
-from helmq.jobs import load_jobs
 from helmq.store.repository import Repository
 from helmq.store.schema import stage_runs
-from helmq.ui import serve_in_thread
+from helmq.web import serve_in_thread
 
 CHROMIUM = os.environ.get("HELMQ_TEST_CHROMIUM", "/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from helmq.errors import WorktreeError
-from helmq.tiers import worktree
-from helmq.tiers.worktree import (
+from helmq.repos import worktree
+from helmq.repos.worktree import (
     branch_diff,
     changed_files,
     commit_all,

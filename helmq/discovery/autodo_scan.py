@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from helmq.discovery.cache import FileCache, FileResult, read_all
-from helmq.discovery.files import existing_repo, listed_files, read_text_file
 from helmq.discovery.result import ScanResult
 from helmq.domain.fingerprint import Occurrences, fingerprint, item_key, normalize_title
 from helmq.domain.model import Finding, Recurrence
-from helmq.domain.todo_grammar import parse_todo
 from helmq.errors import InputError
+from helmq.grammar.todo_md import parse_todo
+from helmq.repos.files import existing_repo, listed_files, read_text_file
 
 TODO_NAMES = {"TODO.md", "todo.md", "TODO.markdown", "TODO.txt"}
 _LINE_PREFIX = re.compile(r"line (\d+): ")

@@ -27,9 +27,9 @@ from helmq.discovery.cache_format import (
     split,
     write_at_once,
 )
-from helmq.discovery.files import RepoFiles
-from helmq.discovery.walk import RECENT_NS, FolderListings, stat_base
 from helmq.domain.model import Finding
+from helmq.repos.files import RepoFiles
+from helmq.repos.walk import RECENT_NS, FolderListings, stat_base
 
 log = logging.getLogger(__name__)
 

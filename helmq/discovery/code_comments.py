@@ -9,12 +9,12 @@ from pathlib import Path, PurePath
 
 from helmq.discovery.autodo_scan import OWNED_TAGS, TODO_NAMES, add_file_result, skipped_file
 from helmq.discovery.cache import FileCache, FileResult, read_all
-from helmq.discovery.files import decode_text, existing_repo, listed_files, read_file_bytes
 from helmq.discovery.result import ScanResult
-from helmq.domain.comments import CommentSyntax, may_hold_marker, scan_comments, syntax_for
 from helmq.domain.fingerprint import Occurrences, fingerprint, item_key, normalize_title
 from helmq.domain.model import Finding
 from helmq.errors import InputError
+from helmq.grammar.comments import CommentSyntax, may_hold_marker, scan_comments, syntax_for
+from helmq.repos.files import decode_text, existing_repo, listed_files, read_file_bytes
 
 SOURCE = "code_comment"
 VENDORED_DIRS = frozenset({"vendor", "third_party", "node_modules", ".venv", "venv",

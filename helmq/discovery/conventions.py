@@ -14,15 +14,15 @@ import re
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
+from helmq.config.jobs import ConventionRule
 from helmq.discovery.autodo_scan import add_file_result, skipped_file
 from helmq.discovery.cache import FileCache, FileResult, read_through
 from helmq.discovery.code_comments import is_generated, is_vendored
-from helmq.discovery.files import existing_repo, read_text_file, repo_files
 from helmq.discovery.result import ScanResult
 from helmq.domain.fingerprint import fingerprint, item_key
 from helmq.domain.model import Finding
 from helmq.errors import InputError
-from helmq.jobs import ConventionRule
+from helmq.repos.files import existing_repo, read_text_file, repo_files
 
 SOURCE = "conventions"
 MAX_BYTES = 2_000_000

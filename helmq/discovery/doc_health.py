@@ -16,15 +16,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import helmq
+from helmq.checks import anchors, env_vars, links, ports
+from helmq.checks.registry import Problem
+from helmq.checks.sources import SourceTree
 from helmq.discovery.cache import file_signature
-from helmq.discovery.files import existing_repo, repo_files
 from helmq.discovery.result import ScanResult
 from helmq.domain.fingerprint import fingerprint, item_key
 from helmq.domain.model import Finding, Recurrence
 from helmq.errors import CheckError, ConfigError, InputError
-from helmq.tiers.script import anchors, env_vars, links, ports
-from helmq.tiers.script.registry import Problem
-from helmq.tiers.script.sources import SourceTree
+from helmq.repos.files import existing_repo, repo_files
 
 log = logging.getLogger(__name__)
 

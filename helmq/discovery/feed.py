@@ -34,7 +34,7 @@ from helmq.domain.model import Finding
 from helmq.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
-    from helmq.jobs import Discovery
+    from helmq.config.jobs import Discovery
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,11 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
+from helmq.config.jobs import Budget as BudgetLimits
+from helmq.config.jobs import Vario
+from helmq.config.settings import Settings
 from helmq.domain.item import Outcome, WorkItem
 from helmq.domain.model import Status
-from helmq.jobs import Budget as BudgetLimits
-from helmq.jobs import Vario
 from helmq.llm.budget import Budget, BudgetExceeded
 from helmq.llm.client import (
     DEFAULT_MODELS,
@@ -29,7 +30,6 @@ from helmq.llm.client import (
     LLMTimeout,
     NoCredentials,
 )
-from helmq.settings import Settings
 from helmq.store.ledger import Ledger
 from helmq.store.schema import utcnow
 

@@ -10,13 +10,13 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from helmq.checks.registry import all_checks, get_check, match_check
 from helmq.domain.eligibility import matches_filter
 from helmq.domain.item import Outcome, WorkItem, filter_data
 from helmq.domain.model import Stage, Status, Tier
 from helmq.errors import UnknownCheckError
 from helmq.llm.service import llm_failure, usage_summary
-from helmq.stages.context import StageContext
-from helmq.tiers.script.registry import all_checks, get_check, match_check
+from helmq.tiers.context import StageContext
 
 # Tiers this helmq can execute.
 EXECUTABLE_TIERS = frozenset({Tier.SCRIPT, Tier.LLM_CALL, Tier.VARIO, Tier.CLAUDE_SESSION})

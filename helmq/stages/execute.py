@@ -8,15 +8,15 @@ from dataclasses import asdict, replace
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 
+from helmq.checks.registry import Check, FixResult, Problem, get_check, reports_only, targeted
 from helmq.domain.item import Outcome, WorkItem
 from helmq.domain.model import Stage, Status, Tier
 from helmq.errors import HelmqError
 from helmq.llm.budget import Budget, BudgetExceeded, Reservation
 from helmq.llm.service import llm_failure
-from helmq.stages.context import StageContext
-from helmq.stages.llm_execute import EXECUTORS as LLM_EXECUTORS
-from helmq.tiers.script.registry import Check, FixResult, Problem, get_check, reports_only, targeted
-from helmq.tiers.worktree import commit_all, prepare_worktree
+from helmq.repos.worktree import commit_all, prepare_worktree
+from helmq.tiers.context import StageContext
+from helmq.tiers.llm_call import EXECUTORS as LLM_EXECUTORS
 
 
 def _no_repo(item: WorkItem) -> Outcome:
@@ -89,7 +89,7 @@ def execute_script(item: WorkItem, ctx: StageContext) -> Outcome:
 
 
 def execute_claude_session(item: WorkItem, ctx: StageContext) -> Outcome:
-    """A headless Claude Code session in the item's worktree (helmq.tiers.claude_session).
+    """A headless Claude Code session in the item's worktree (helmq.tiers.claude.session).
 
     The session may spend what the item's budget has left, at most its own ceiling: that is
     reserved against the daily and per-item budgets before the CLI starts, passed to it as
@@ -99,7 +99,7 @@ def execute_claude_session(item: WorkItem, ctx: StageContext) -> Outcome:
         msg = "the Claude session tier is not set up in this process; waiting"
         return Outcome(Status.WAITING, "waiting", msg, waiting_reason="tier_unavailable",
                        retry_after_seconds=ctx.retry_waiting_seconds)
-    from helmq.tiers.claude_session import execute_claude
+    from helmq.tiers.claude.session import execute_claude
 
     if ctx.llm is None:
         return execute_claude(item, ctx, repo=ctx.sessions, config=ctx.claude)

@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field
 from helmq.domain.item import Outcome, WorkItem
 from helmq.domain.model import Stage, Status
 from helmq.llm.service import llm_failure, usage_summary
-from helmq.stages.context import StageContext
-from helmq.tiers.worktree import Worktree, branch_diff, changed_files, prepare_worktree
+from helmq.repos.worktree import Worktree, branch_diff, changed_files, prepare_worktree
+from helmq.tiers.context import StageContext
 
 MAX_DIFF_CHARS = 60_000
 

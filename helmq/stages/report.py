@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from helmq.checks.registry import Problem
 from helmq.domain.item import WorkItem
-from helmq.tiers.script.registry import Problem
 
 
 def write_report(reports_dir: Path, item: WorkItem, verdict: dict[str, Any], *, diff: str,

@@ -5,16 +5,16 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
+from helmq.checks.registry import Check, Problem, get_check, reports_only
 from helmq.discovery.doc_health import SOURCE as DOC_HEALTH_SOURCE
 from helmq.domain.item import Outcome, WorkItem
 from helmq.domain.model import Status, Tier
-from helmq.stages.context import StageContext
+from helmq.grammar.todo_tick import tick_todo
+from helmq.repos.worktree import Worktree, branch_diff, changed_files, commit_all, prepare_worktree
 from helmq.stages.execute import item_problems
 from helmq.stages.llm_review import review_llm
 from helmq.stages.report import write_report
-from helmq.tiers.script.registry import Check, Problem, get_check, reports_only
-from helmq.tiers.todo_tick import tick_todo
-from helmq.tiers.worktree import Worktree, branch_diff, changed_files, commit_all, prepare_worktree
+from helmq.tiers.context import StageContext
 
 LLM_REVIEWED = frozenset({Tier.LLM_CALL, Tier.VARIO, Tier.CLAUDE_SESSION})
 """Tiers whose result a model judges after the proofs (a script check's proof is enough)."""

@@ -7,15 +7,15 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from helmq.config.settings import Settings
 from helmq.domain.item import Handoff, Outcome, WorkItem
 from helmq.domain.model import Stage, Status, Tier
 from helmq.errors import CheckError, HelmqError, WorktreeError
-from helmq.settings import Settings
 from helmq.stages.classify import classify
-from helmq.stages.context import StageContext
 from helmq.stages.execute import execute
 from helmq.stages.review import review
 from helmq.store.repository import Dispatch, Repository
+from helmq.tiers.context import StageContext
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from helmq.domain.model import RUNNING, Status
 from helmq.errors import FingerprintConflict
-from helmq.queue_import import QueueRecord
+from helmq.grammar.queue_yaml import QueueRecord
 from helmq.store.repository import Repository
 
 # An import carries no lease, broker message or review feedback: an item that was running or

@@ -3,5 +3,5 @@
 `config` (limits and where the CLI lives), `prompt` (what the agent is asked), `stream`
 (reading its stream-json events), `process` (running it under helmq's own time limit and
 pause policy), `outcome` (what a finished session amounts to), `report` (the Markdown it
-leaves behind). `helmq.tiers.claude_session` composes them into the tier's executor.
+leaves behind). `helmq.tiers.claude.session` composes them into the tier's executor.
 """

@@ -11,11 +11,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from helmq.config.settings import Settings
 from helmq.errors import ConfigError
-from helmq.settings import Settings
 
 if TYPE_CHECKING:
-    from helmq.jobs import ClaudeSettings
+    from helmq.config.jobs import ClaudeSettings
 
 DEFAULT_TOOLS = ("Read", "Edit", "Write", "Glob", "Grep", "Bash(git status:*)")
 """jobs.yaml's `claude: {tools: [...]}` may replace this list. Bare Read/Edit/Write/Glob/Grep

@@ -1,0 +1,1 @@
+"""The `helmq` command: argument parser, verbs, and the run-once / up drivers."""

@@ -1,0 +1,263 @@
+"""`run-once` and `up`: drive scans, dispatch and the workers, embedded or against a broker."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import signal
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from helmq import runtime
+from helmq.config.settings import Settings
+from helmq.control.dispatch import dispatch_tick
+from helmq.control.scan import JobScan, scan_with_progress
+from helmq.domain.model import QUEUES, Status
+from helmq.errors import ConfigError
+from helmq.web.views import item_json
+from tasks.app import make_celery
+from tasks.chains import publish
+from tasks.embedded import EmbeddedWorker
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+    from helmq.cli.main import App
+    from helmq.store.repository import Dispatch
+
+log = logging.getLogger(__name__)
+
+STALL_HINT_SECONDS = 30.0
+EMBEDDED_IDLE_SECONDS = 2.0
+
+
+@dataclass
+class RunResult:
+    """What one run-once did."""
+
+    scans: list[JobScan]
+    dispatched: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)
+    items: list[dict[str, Any]] = field(default_factory=list)
+    timed_out: bool = False
+
+    @property
+    def failed(self) -> bool:
+        # needs_work here has used up its review rounds: it waits for a person.
+        return self.timed_out or any(
+            i["status"] in (Status.FAILED, Status.NEEDS_WORK) for i in self.items)
+
+    def as_dict(self) -> dict[str, Any]:
+        by_status: dict[str, int] = {}
+        for i in self.items:
+            by_status[i["status"]] = by_status.get(i["status"], 0) + 1
+        return {"scan": [s.as_dict() for s in self.scans], "dispatched": self.dispatched,
+                "skipped": self.skipped, "timed_out": self.timed_out, "by_status": by_status,
+                "items": self.items}
+
+    def text(self) -> str:
+        lines = [f"scan {s.job}: {s.counts.new} new, {s.counts.updated} updated, "
+                 f"{s.counts.unchanged} unchanged, {s.counts.gone} gone" for s in self.scans]
+        lines += [f"skipped {job}: {why}" for job, why in self.skipped.items()]
+        lines.append(f"dispatched {self.dispatched} item(s)")
+        lines += [f"  #{i['id']:<5} {i['status']:<11} {i['tier'] or '-':<14} {i['title'][:60]}"
+                  + (f"  ({i['failure_class'] or i['waiting_reason']})"
+                     if i["failure_class"] or i["waiting_reason"] else "")
+                  for i in self.items]
+        if self.timed_out:
+            lines.append("timed out waiting for items to settle")
+        return "\n".join(lines)
+
+
+def _prepare(app: App, repos: Sequence[Path]) -> Celery:
+    """Share this process's engine and jobs with the tasks, and build the Celery app."""
+    jobs = replace(app.jobs, repos=tuple(repos))
+    app.jobs = jobs
+    runtime.install(runtime.Runtime(app.settings, engine=app.engine, jobs_config=jobs))
+    return make_celery(app.settings)
+
+
+@contextlib.contextmanager
+def _embedded_lock(settings: Settings) -> Iterator[None]:
+    """One embedded helmq per state dir: it owns every in-flight item of its database."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.state_dir / "embedded.lock"
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(
+                f"another embedded helmq (`helmq up` or `helmq run-once`) is using "
+                f"{settings.state_dir}; stop it, or set HELMQ_BROKER_URL to share its workers"
+            ) from None
+        yield
+
+
+def _recover(app: App, celery_app: Celery, why: str) -> list[Dispatch]:
+    """Re-queue items whose messages the embedded broker no longer holds.
+
+    On SQLite the embedded process (holding the state-dir lock) owns every in-flight item;
+    on a shared Postgres only expired leases are taken, as the reconciler would.
+    """
+    got = app.repo.reclaim_expired(max_redispatches=app.settings.max_redispatches,
+                                   lease_seconds=app.settings.queue_lease_seconds,
+                                   everything=not app.settings.is_postgres) or []
+    if got:
+        log.warning("re-queued %d item(s) %s", len(got), why)
+        publish(celery_app, got)
+    return got
+
+
+def _progress(line: str) -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write("\r" + line + "\x1b[K")
+    else:
+        sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def _wait_settled(app: App, celery_app: Celery, deadline: float, touched: set[int],
+                  worker: EmbeddedWorker | None) -> bool:
+    """Poll until none of `touched` is in flight, reconciling lost messages; False on timeout."""
+    last_line, next_reconcile = "", time.monotonic() + app.settings.reconcile_interval
+    changed_at, hinted, idle_since = time.monotonic(), False, None
+    while True:
+        counts = app.repo.count_by_status(touched)
+        busy = {s: n for s, n in counts.items() if Status(s) in
+                {Status.QUEUED, Status.CLASSIFYING, Status.EXECUTING, Status.REVIEWING}}
+        if not busy:
+            if last_line and sys.stderr.isatty():
+                sys.stderr.write("\n")
+            return True
+        line = "in flight: " + ", ".join(f"{n} {s}" for s, n in sorted(busy.items()))
+        now = time.monotonic()
+        if line != last_line:
+            _progress(line)
+            last_line, changed_at = line, now
+        elif not hinted and now - changed_at > STALL_HINT_SECONDS and "queued" in busy:
+            hinted = True
+            log.warning("no progress for %.0f s with items queued: is a worker consuming "
+                        "every queue (%s)? `helmq items --status queued` shows their stage "
+                        "and tier", STALL_HINT_SECONDS, ", ".join(QUEUES))
+        if now > deadline:
+            return False
+        if worker is not None and worker.idle():
+            # Items in flight but nothing in the embedded broker or worker: a task died
+            # outside its stage (its message is acked and gone). Don't wait out the lease.
+            idle_since = idle_since or now
+            if now - idle_since > EMBEDDED_IDLE_SECONDS:
+                touched |= {d.handoff["item"] for d in _recover(
+                    app, celery_app, "whose messages were lost inside this process")}
+                idle_since = None
+        else:
+            idle_since = None
+        if now > next_reconcile:
+            got = app.repo.reclaim_expired(max_redispatches=app.settings.max_redispatches,
+                                           lease_seconds=app.settings.queue_lease_seconds) or []
+            touched |= {d.handoff["item"] for d in got}
+            publish(celery_app, got)
+            next_reconcile = now + app.settings.reconcile_interval
+        time.sleep(0.1)
+
+
+def run_once(app: App, *, repos: Sequence[Path], limit: int | None, ignore_idle: bool,
+             timeout: float) -> RunResult:
+    """Scan, then dispatch and wait until every eligible item has settled."""
+    celery_app = _prepare(app, repos)
+    result = RunResult(scans=scan_with_progress(app.repo, app.jobs, repos=repos,
+                                       cache_dir=app.settings.scan_cache_dir))
+    worker = EmbeddedWorker(celery_app) if app.settings.embedded else None
+    touched: set[int] = set()
+    deadline = time.monotonic() + timeout
+    with contextlib.ExitStack() as stack:
+        if worker is not None:
+            stack.enter_context(_embedded_lock(app.settings))
+            worker.start()
+            stack.callback(worker.stop)
+            touched |= {d.handoff["item"] for d in _recover(
+                app, celery_app, "left in flight by an earlier run")}
+        remaining = limit
+        while True:
+            fresh: list[Dispatch] = []
+            if remaining is None or remaining > 0:
+                tick = dispatch_tick(app.repo, app.jobs, app.settings,
+                                     ignore_idle=ignore_idle, limit=remaining)
+                result.skipped.update(tick.skipped)
+                fresh = [d for d in tick.dispatched if d.handoff["item"] not in touched]
+                publish(celery_app, tick.dispatched)
+                touched |= {d.handoff["item"] for d in tick.dispatched}
+                result.dispatched += len(tick.dispatched)
+                if remaining is not None:
+                    remaining -= len(tick.dispatched)
+            if not _wait_settled(app, celery_app, deadline, touched, worker):
+                result.timed_out = True
+                break
+            if not fresh:
+                break
+    result.items = [item_json(i) for i in (app.repo.get_item(n) for n in sorted(touched)) if i]
+    for i in result.items:
+        i.pop("data")
+    return result
+
+
+def serve_embedded(app: App, *, port: int) -> int:
+    """Run worker threads and beat in this process until interrupted."""
+    from beat_schedule import build_schedule
+
+    repos = list(app.jobs.repos) or [Path.cwd()]
+    celery_app = _prepare(app, repos)
+    celery_app.conf.beat_schedule = build_schedule(app.jobs, app.settings)
+    app.settings.state_dir.mkdir(parents=True, exist_ok=True)
+    worker = EmbeddedWorker(celery_app, beat=True,
+                            schedule_file=str(app.settings.state_dir / "embedded-beat-schedule"))
+
+    def _stop(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    with _embedded_lock(app.settings):
+        return _serve(app, celery_app, worker, repos, port)
+
+
+def _serve(app: App, celery_app: Celery, worker: EmbeddedWorker, repos: list[Path],
+           port: int) -> int:
+    from helmq.web import serve_in_thread
+
+    worker.start()
+    ui = None
+    try:
+        try:
+            ui = serve_in_thread(app.settings, "127.0.0.1", port, repo=app.repo, jobs=app.jobs)
+        except RuntimeError as exc:
+            raise ConfigError(f"{exc}; pick another with --port", key="--port") from None
+        _recover(app, celery_app, "left in flight by an earlier run")
+        # Beat's first interval only ends later: scan now, then dispatch what it found.
+        for scan in scan_with_progress(app.repo, app.jobs, repos=repos,
+                              cache_dir=app.settings.scan_cache_dir):
+            print(f"helmq up: scan {scan.job}: {scan.counts.new} new, {scan.counts.gone} gone",
+                  file=sys.stderr)
+        celery_app.send_task("helmq.dispatch")
+        print(f"helmq up: embedded worker and beat running on {app.settings.database_url_safe}; "
+              f"repos: {', '.join(map(str, repos))}; web UI on http://127.0.0.1:{port}; "
+              "Ctrl-C stops", file=sys.stderr)
+        last = ""
+        while True:
+            time.sleep(2)
+            counts = app.repo.count_by_status()
+            line = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+            if line != last:
+                print(f"helmq up: items: {line}", file=sys.stderr)
+                last = line
+    except KeyboardInterrupt:
+        print("helmq up: stopping after the running tasks (Ctrl-C again to quit now; "
+              "in-flight items resume on the next start)", file=sys.stderr)
+    finally:
+        if ui is not None:
+            ui.stop()
+        worker.stop()
+    return 0

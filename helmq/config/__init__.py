@@ -1,0 +1,1 @@
+"""Configuration: the one settings object (the environment), jobs.yaml, the last-active file."""

@@ -1,0 +1,1 @@
+"""Control services: a discovery pass, the dispatch tick, reconciling lost work."""

@@ -1,0 +1,1 @@
+"""The doctor: stuck items, failure classes, breakers, stale scans, budget."""

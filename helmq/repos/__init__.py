@@ -1,0 +1,1 @@
+"""Repositories on disk: subprocesses, file listings, walking folders, git worktrees."""
