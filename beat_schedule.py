@@ -1,14 +1,18 @@
-"""The beat schedule, built from jobs.yaml: discovery per job, dispatch, reconcile."""
+"""The beat schedule, built from jobs.yaml when beat starts: discovery per job, dispatch,
+reconcile. Only beat builds it: workers never read the schedule."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from celery import Celery
+from celery.beat import PersistentScheduler
 
 from helmq import runtime
-from helmq.config.jobs import JobsConfig
 from helmq.config.settings import Settings
+from helmq.domain.jobs import JobsConfig
+
+SCHEDULER = "beat_schedule:JobsScheduler"
+"""What tasks.app sets as `beat_scheduler`: `celery beat`, `helmq beat` and `helmq up`."""
 
 
 def build_schedule(jobs: JobsConfig, settings: Settings) -> dict[str, dict[str, Any]]:
@@ -27,10 +31,10 @@ def build_schedule(jobs: JobsConfig, settings: Settings) -> dict[str, dict[str, 
     return schedule
 
 
-def attach_schedule(app: Celery) -> None:
-    """Build the schedule when beat starts, so workers never need jobs.yaml to import."""
+class JobsScheduler(PersistentScheduler):
+    """Celery's persistent scheduler, with the entries of this process's jobs.yaml."""
 
-    @app.on_after_finalize.connect(weak=False)
-    def _attach(sender: Celery, **_kw: Any) -> None:
+    def setup_schedule(self) -> None:
         rt = runtime.current()
-        sender.conf.beat_schedule = build_schedule(rt.jobs, rt.settings)
+        self.app.conf.beat_schedule = build_schedule(rt.jobs, rt.settings)
+        super().setup_schedule()

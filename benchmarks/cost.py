@@ -48,11 +48,11 @@ from helmq.discovery.registry import STRATEGIES  # noqa: E402
 from helmq.domain.model import Stage  # noqa: E402
 from helmq.llm.client import DEFAULT_MODELS  # noqa: E402
 from helmq.llm.pricing import CHARS_PER_TOKEN, TokenUsage, cost  # noqa: E402
+from helmq.runtime import stage_context  # noqa: E402
 from helmq.stages.classify import classify  # noqa: E402
 from helmq.stages.runner import run_stage  # noqa: E402
 from helmq.store.engine import make_engine, upgrade  # noqa: E402
 from helmq.store.repository import Repository  # noqa: E402
-from helmq.tiers.context import StageContext  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "todo-md"
 GOAL_USD_PER_ITEM = Decimal("0.002")
@@ -169,7 +169,7 @@ def run(model: str) -> dict:
                 config_path=config, last_active_path=work / "last_active.json",
                 anthropic_api_key="sk-ant-bench", anthropic_base_url=fake.url,
                 models={"classify": model}, max_in_flight=100_000)
-            ctx = StageContext.from_settings(settings, engine=engine, jobs=jobs)
+            ctx = stage_context(settings, engine=engine, jobs=jobs)
             [scanned] = scan_jobs(repo, jobs, repos=[repo_dir])
             tick = dispatch_tick(repo, jobs, settings, ignore_idle=True)
             for d in tick.dispatched:

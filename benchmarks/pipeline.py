@@ -480,19 +480,17 @@ class Helmq:
     """Inserts pending items, dispatches and publishes them, waits until all are done."""
 
     def __init__(self, env: Env, redis_client: Any) -> None:
-        from helmq.config.jobs import load_jobs
         from helmq.config.settings import Settings
-        from helmq.discovery.registry import STRATEGIES
-        from helmq.store.engine import make_engine
-        from helmq.store.repository import Repository
+        from helmq.runtime import Runtime
         from tasks.app import make_celery
 
         # Every measured item goes in flight at once, as the bare chains do.
         self.settings = replace(Settings.from_env(env.helmq_env()), max_in_flight=10**9)
-        self.engine = make_engine(self.settings.database_url)
-        self.repo = Repository(self.engine)
-        self.jobs = load_jobs(self.settings.config_path, strategies=STRATEGIES)
-        self.app = make_celery(self.settings)
+        self.rt = Runtime(self.settings)
+        self.engine = self.rt.engine
+        self.repo = self.rt.repo
+        self.jobs = self.rt.jobs
+        self.app = make_celery(self.rt)
         self.redis = redis_client
         self.round = 0
 
@@ -581,13 +579,13 @@ class Helmq:
         """
         from helmq.control.dispatch import dispatch_tick
         from helmq.domain.model import Stage
+        from helmq.runtime import stage_context
         from helmq.stages.runner import run_stage
-        from helmq.tiers.context import StageContext
 
         self.reset()
         self.insert(n)
         tick = dispatch_tick(self.repo, self.jobs, self.settings, ignore_idle=True, limit=n)
-        ctx = StageContext.from_settings(self.settings)
+        ctx = stage_context(self.settings)
         repo = _TimedRepo(self.repo)
         stages = (Stage.CLASSIFY, Stage.EXECUTE, Stage.REVIEW)
         pg0 = cpu_snapshot(self.backend_pids())

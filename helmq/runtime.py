@@ -1,65 +1,175 @@
-"""What a worker process needs, built lazily once per process (never inherited across fork)."""
+"""The composition root: what one process needs, built once from its Settings.
+
+The CLI, the Celery workers and beat (`tasks`), the web UI and the embedded runner all take
+their parts from a `Runtime`; nothing else builds an engine or reads jobs.yaml. Parts are
+built on first use, so `--help` opens nothing; a forked worker child keeps the parsed jobs
+and builds its own engine (pooled connections must not cross a fork).
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
-from helmq.config.jobs import JobsConfig, load_jobs
+from helmq.config.jobs import load_jobs
 from helmq.config.settings import Settings
 from helmq.discovery.registry import STRATEGIES
-from helmq.store.engine import make_engine
+from helmq.domain.jobs import ClaudeSettings, JobsConfig
+from helmq.llm.budget import Budget
+from helmq.llm.client import DEFAULT_MODELS, LLMConfig
+from helmq.llm.service import LLMService
+from helmq.store.engine import make_engine, upgrade
+from helmq.store.ledger import Ledger
 from helmq.store.repository import Repository
+from helmq.tiers.claude.config import ClaudeConfig, PausePolicy
+from helmq.tiers.claude.session import PASSED_ENV
 from helmq.tiers.context import StageContext
+
+
+def llm_config(settings: Settings) -> LLMConfig:
+    """The LLM client's configuration the environment describes."""
+    return LLMConfig(
+        api_key=settings.anthropic_api_key,
+        base_url=settings.anthropic_base_url,
+        models={**DEFAULT_MODELS, **settings.models},
+        max_retries=settings.llm_max_retries,
+        timeout=settings.llm_timeout,
+        backoff_base=settings.llm_backoff_base,
+    )
+
+
+def claude_config(settings: Settings, jobs: ClaudeSettings | None = None,
+                  **overrides: Any) -> ClaudeConfig:
+    """The Claude session tier's configuration: its defaults, then jobs.yaml's `claude:`
+    settings, then the HELMQ_CLAUDE_* variables, which win."""
+    inherited = settings.environ
+    values: dict[str, Any] = {
+        "config_dir": settings.claude_config_dir or settings.state_dir / "claude",
+        "bin": settings.claude_bin,
+        "api_key": settings.anthropic_api_key,
+        "base_url": settings.anthropic_base_url,
+        "model": settings.claude_model,
+        "last_active_path": settings.last_active_path,
+        "parent_env": {k: inherited[k] for k in (*PASSED_ENV, "PATH") if k in inherited},
+    }
+    if jobs is not None:
+        if jobs.tools is not None:
+            values["allowed_tools"] = jobs.tools
+        if jobs.max_turns is not None:
+            values["max_turns"] = jobs.max_turns
+        if jobs.pause_policy is not None:
+            values["pause_policy"] = PausePolicy(jobs.pause_policy)
+    if settings.claude_max_minutes is not None:
+        values["max_minutes"] = settings.claude_max_minutes
+    if settings.claude_max_turns is not None:
+        values["max_turns"] = settings.claude_max_turns
+    if settings.claude_pause_policy is not None:
+        values["pause_policy"] = PausePolicy(settings.claude_pause_policy)
+    values.update(overrides)
+    return ClaudeConfig(**values)
+
+
+def stage_context(settings: Settings, *, engine: Engine | None = None,
+                  jobs: JobsConfig | None = None) -> StageContext:
+    """The stages' context; without an engine and jobs the LLM and Claude tiers wait."""
+    llm = claude = sessions = None
+    if engine is not None and jobs is not None:
+        llm = LLMService(llm_config(settings), Budget(Ledger(engine), jobs.budget),
+                         vario=jobs.vario)
+        claude = claude_config(settings, jobs.claude, max_budget_usd=jobs.budget.per_item_usd)
+        sessions = Repository(engine)
+    return StageContext(
+        worktrees_dir=settings.worktrees_dir,
+        reports_dir=settings.reports_dir,
+        llm_credentials=settings.anthropic_api_key is not None,
+        llm=llm,
+        jobs=jobs,
+        claude=claude,
+        sessions=sessions,
+    )
+
+
+def execute_time_limit(settings: Settings) -> float:
+    """The hard time limit of the execute task: a Claude session's max_minutes and pauses,
+    or a plain stage's limit, whichever is longer."""
+    return max(settings.task_time_limit, claude_config(settings).task_time_limit)
 
 
 @dataclass
 class Runtime:
-    """Settings, engine, repository and jobs of one process; parts may be handed in."""
+    """Settings, engine, repository, jobs and stage context of one process."""
 
     settings: Settings
-    engine: Engine | None = None
-    jobs_config: JobsConfig | None = None
+    jobs_given: JobsConfig | None = None
+    """Jobs handed in: parsed by the parent of a forked worker, or narrowed by --repo."""
+    migrate: bool = False
+    """Apply pending migrations when the engine is built (the CLI does; workers do not)."""
     pid: int = field(default_factory=os.getpid)
-    _repo: Repository | None = field(default=None, init=False, repr=False)
-    _ctx: StageContext | None = field(default=None, init=False, repr=False)
 
-    @property
+    @cached_property
+    def engine(self) -> Engine:
+        engine = make_engine(self.settings.database_url)
+        if self.migrate:
+            upgrade(engine)
+        return engine
+
+    @cached_property
     def repo(self) -> Repository:
-        if self._repo is None:
-            self.engine = self.engine or make_engine(self.settings.database_url)
-            self._repo = Repository(self.engine)
-        return self._repo
+        return Repository(self.engine)
 
-    @property
+    @cached_property
     def jobs(self) -> JobsConfig:
-        if self.jobs_config is None:
-            self.jobs_config = load_jobs(self.settings.config_path, strategies=STRATEGIES)
-        return self.jobs_config
+        if self.jobs_given is not None:
+            return self.jobs_given
+        return load_jobs(self.settings.config_path, strategies=STRATEGIES)
+
+    @cached_property
+    def ctx(self) -> StageContext:
+        return stage_context(self.settings, engine=self.engine, jobs=self.jobs)
 
     @property
-    def ctx(self) -> StageContext:
-        if self._ctx is None:
-            repo = self.repo  # builds the engine
-            self._ctx = StageContext.from_settings(self.settings, engine=repo.engine,
-                                                   jobs=self.jobs)
-        return self._ctx
+    def execute_time_limit(self) -> float:
+        return execute_time_limit(self.settings)
+
+    def with_repos(self, repos: list[Path]) -> Runtime:
+        """This runtime limited to `repos` (what --repo asks), sharing the engine."""
+        narrowed = Runtime(self.settings, replace(self.jobs, repos=tuple(repos)),
+                           migrate=self.migrate)
+        if "engine" in self.__dict__:
+            narrowed.__dict__["engine"] = self.engine
+        return narrowed
+
+    def for_child(self) -> Runtime:
+        """What a forked child keeps: settings and the parsed jobs, never the engine."""
+        return Runtime(self.settings, self.__dict__.get("jobs", self.jobs_given))
+
+    def close(self) -> None:
+        """Dispose of the engine's pooled connections, if one was built."""
+        if "engine" in self.__dict__:
+            self.engine.dispose()
 
 
 _current: Runtime | None = None
 
 
-def install(rt: Runtime) -> None:
-    """Use `rt` in this process (the embedded mode shares the CLI's engine and jobs)."""
+def install(rt: Runtime) -> Runtime:
+    """Use `rt` in this process (the CLI's runtime, shared with embedded worker threads)."""
     global _current
     _current = rt
+    return rt
 
 
 def current() -> Runtime:
-    """This process's runtime; a forked child builds its own engine from the environment."""
+    """This process's runtime: built from the environment on first use; a forked child
+    keeps its parent's parsed jobs and builds its own engine."""
     global _current
-    if _current is None or _current.pid != os.getpid():
+    if _current is None:
         _current = Runtime(Settings.from_env())
+    elif _current.pid != os.getpid():
+        _current = _current.for_child()
     return _current

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from celery import Celery
+from typing import Any
 
-from helmq.config.settings import Settings
-from helmq.tiers.claude.config import ClaudeConfig
+from celery import Celery
+from celery.signals import worker_init
+
+from beat_schedule import SCHEDULER
+from helmq.runtime import Runtime
 from tasks.router import route_task, task_queues
 from tasks.stage_tasks import register
 
 
-def make_celery(settings: Settings | None = None) -> Celery:
-    """A Celery app for `settings` (read from the environment when omitted)."""
-    settings = settings or Settings.from_env()
+def make_celery(rt: Runtime) -> Celery:
+    """A Celery app for the process's runtime; connects to nothing until used."""
+    settings = rt.settings
     time_limit = settings.task_time_limit
     # A Claude session may run max_minutes plus the pauses its policy allows.
-    session_limit = ClaudeConfig.from_settings(settings).task_time_limit
-    longest = max(time_limit, session_limit)
+    longest = rt.execute_time_limit
     app = Celery("helmq", broker=settings.broker_url)
     transport: dict = {
         # Above the longest hard limit, so a long task is not redelivered while it runs.
@@ -44,6 +46,15 @@ def make_celery(settings: Settings | None = None) -> Celery:
         task_send_sent_event=False,
         timezone="UTC",
         enable_utc=True,
+        beat_scheduler=SCHEDULER,
     )
-    register(app, time_limit=time_limit, execute_time_limit=session_limit)
+    register(app, time_limit=time_limit, execute_time_limit=longest)
+
+    @worker_init.connect(weak=False)
+    def _parse_jobs_before_fork(sender: Any = None, **_kw: Any) -> None:
+        # The pool's children inherit the parsed jobs (runtime.current keeps them across a
+        # fork), so a worker reads jobs.yaml once, not once per child.
+        if getattr(sender, "app", None) is app:
+            rt.jobs  # noqa: B018
+
     return app

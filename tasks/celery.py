@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from beat_schedule import attach_schedule
+from helmq import runtime
 from tasks.app import make_celery
 
-app = make_celery()
-attach_schedule(app)
+app = make_celery(runtime.current())

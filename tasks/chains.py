@@ -1,37 +1,46 @@
-"""Chains: classify → execute → review per item, published only after the DB committed."""
+"""Chains: a job's stages (classify → execute → review, or those jobs.yaml lists) per item,
+published only after the database committed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from celery import Celery, chain
 from celery.canvas import Signature
 from kombu.exceptions import OperationalError
 
-from helmq.domain.model import Stage
+from helmq.domain.jobs import STAGES, JobsConfig
 from helmq.errors import BrokerError
 from helmq.store.repository import Dispatch
 
-ORDER = (Stage.CLASSIFY, Stage.EXECUTE, Stage.REVIEW)
+
+def job_stages(jobs: JobsConfig) -> dict[str, tuple[str, ...]]:
+    """Each job's stages, as its chains run them."""
+    return {name: job.stages for name, job in jobs.jobs.items()}
 
 
-def chain_for(app: Celery, dispatch: Dispatch) -> Signature:
-    """The rest of the pipeline from the dispatch's stage on, carrying its handoff."""
-    stages = ORDER[ORDER.index(dispatch.stage):]
-    first = app.signature(f"helmq.{stages[0]}", args=(dispatch.handoff,))
-    rest = [app.signature(f"helmq.{s}") for s in stages[1:]]
-    return chain(first, *rest, app=app) if rest else first
+def chain_for(app: Celery, dispatch: Dispatch, stages: tuple[str, ...] = STAGES) -> Signature:
+    """The rest of the job's chain from the dispatch's stage on, carrying its handoff."""
+    rest = [s for s in stages if STAGES.index(s) >= STAGES.index(dispatch.stage.value)]
+    if not rest or rest[0] != dispatch.stage.value:
+        rest = [dispatch.stage.value, *rest]  # a stage the job no longer lists: finish it
+    first = app.signature(f"helmq.{rest[0]}", args=(dispatch.handoff,))
+    tail = [app.signature(f"helmq.{s}") for s in rest[1:]]
+    return chain(first, *tail, app=app) if tail else first
 
 
-def publish(app: Celery, dispatches: Iterable[Dispatch]) -> int:
-    """Send one chain per dispatch; the reconciler re-sends any that get lost."""
+def publish(app: Celery, dispatches: Iterable[Dispatch],
+            stages: Mapping[str, tuple[str, ...]] | None = None) -> int:
+    """Send one chain per dispatch (of its job's `stages`); the reconciler re-sends any that
+    get lost."""
     dispatches = list(dispatches)
     if not dispatches:
         return 0
+    stages = stages or {}
     try:
         with app.producer_or_acquire() as producer:
             for d in dispatches:
-                chain_for(app, d).apply_async(producer=producer)
+                chain_for(app, d, stages.get(d.job, STAGES)).apply_async(producer=producer)
     except OperationalError as exc:
         url = app.connection_for_write().as_uri()  # as_uri() masks the password
         raise BrokerError(

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterable
 
 from celery import Celery, Task
 
 from helmq import runtime
 from helmq.control.dispatch import dispatch_tick
+from helmq.control.reconcile import reconcile as reconcile_leases
 from helmq.control.scan import scan_jobs
 from helmq.domain.item import Handoff
 from helmq.domain.model import Stage
 from helmq.stages.runner import run_stage
-from tasks.chains import publish
+from helmq.store.repository import Dispatch
+from tasks.chains import job_stages, publish
+
+
+def _publish(app: Celery, dispatches: Iterable[Dispatch]) -> int:
+    return publish(app, dispatches, job_stages(runtime.current().jobs))
 
 
 def _step(task: Task, stage: Stage, handoff: Handoff) -> Handoff | None:
@@ -22,7 +28,7 @@ def _step(task: Task, stage: Stage, handoff: Handoff) -> Handoff | None:
     if step.next is None:
         task.request.chain = None  # the item left the pipeline: stop the rest of the chain
     if step.rework is not None:
-        publish(task.app, [step.rework])
+        _publish(task.app, [step.rework])
     return step.next
 
 
@@ -55,19 +61,9 @@ def register(app: Celery, *, time_limit: float, execute_time_limit: float | None
     @app.task(name="helmq.dispatch", bind=True)
     def dispatch(self: Task) -> int:
         rt = runtime.current()
-        return publish(self.app, dispatch_tick(rt.repo, rt.jobs, rt.settings).dispatched)
+        return _publish(self.app, dispatch_tick(rt.repo, rt.jobs, rt.settings).dispatched)
 
     @app.task(name="helmq.reconcile", bind=True)
     def reconcile(self: Task) -> int:
         rt = runtime.current()
-        s = rt.settings
-        got = rt.repo.reclaim_expired(max_redispatches=s.max_redispatches,
-                                      lease_seconds=s.queue_lease_seconds)
-        if rt.ctx.llm is not None:
-            # Reservations held longer than any stage (a Claude session included) may run
-            # belong to dead workers: charge them at their estimate, as the budget already
-            # counts them.
-            longest = max(s.stage_lease_seconds, rt.ctx.claude.task_time_limit
-                          if rt.ctx.claude is not None else 0)
-            rt.ctx.llm.budget.abandon_stale(timedelta(seconds=longest + 600))
-        return publish(self.app, got or [])
+        return _publish(self.app, reconcile_leases(rt.repo, rt.settings, rt.ctx) or [])

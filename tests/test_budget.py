@@ -15,13 +15,14 @@ from fake_anthropic import FakeAnthropic, json_reply, overloaded, text
 from pydantic import BaseModel
 from sqlalchemy import Engine, insert
 
-from helmq.config.jobs import Budget as Limits
+from helmq.domain.clock import utcnow
+from helmq.domain.jobs import Budget as Limits
 from helmq.llm.budget import Budget, BudgetExceeded, next_utc_midnight
 from helmq.llm.client import ApiOverloaded, BadOutput, LLMClient, LLMConfig, Role
 from helmq.llm.pricing import TokenUsage
 from helmq.store.engine import make_engine
 from helmq.store.ledger import Entry, Ledger, llm_costs
-from helmq.store.schema import utcnow, work_items
+from helmq.store.schema import work_items
 
 NOW = datetime(2030, 1, 1, 15, 30, tzinfo=UTC)
 JOB = "maint"

@@ -18,13 +18,14 @@ import pytest
 from conftest import git, make_git_repo, tree_snapshot
 from fake_anthropic import FakeAnthropic, hang, overloaded, slow, text, tool_use
 
-from helmq.config.jobs import ClaudeSettings
 from helmq.config.last_active import touch_last_active
 from helmq.config.settings import Settings
 from helmq.domain.fingerprint import fingerprint
 from helmq.domain.item import Outcome, WorkItem
+from helmq.domain.jobs import ClaudeSettings
 from helmq.domain.model import Finding, Stage, Status, Tier
 from helmq.errors import ConfigError
+from helmq.runtime import claude_config
 from helmq.store.engine import make_engine
 from helmq.store.repository import Claim, Repository
 from helmq.store.session_queries import SessionQueries, tier_breakers
@@ -79,7 +80,7 @@ class Harness:
             base_url=fake.url if fake else None, model=MODEL, max_minutes=1.0,
             last_active_path=self.last_active, stop_grace_seconds=2.0, progress_seconds=0.2,
             resume_idle_minutes=1.5 / 60, lease_seconds=120,
-            env={"CLAUDE_CODE_MAX_RETRIES": "0"},
+            env={"CLAUDE_CODE_MAX_RETRIES": "0"}, parent_env={"PATH": os.environ["PATH"]},
         )
 
     def worktree(self, key: str) -> Path:
@@ -229,8 +230,10 @@ def test_the_cli_gets_only_the_environment_it_needs(h, fake, monkeypatch):
     monkeypatch.setenv("HELMQ_DATABASE_URL", "postgresql://helmq:secret@db/helmq")
     monkeypatch.setenv("HELMQ_UI_TOKEN", "ui-token-secret")
     monkeypatch.setenv("LANG", "C.UTF-8")
+    # As the composition root builds it: from everything Settings read
+    inherited = claude_config(Settings.from_env()).parent_env
 
-    env = cli_env(h.config)
+    env = cli_env(replace(h.config, parent_env=inherited))
 
     assert "HELMQ_DATABASE_URL" not in env and "HELMQ_UI_TOKEN" not in env
     assert env["ANTHROPIC_API_KEY"] == KEY and env["ANTHROPIC_BASE_URL"] == fake.url
@@ -648,16 +651,16 @@ def test_item_data_overrides_the_limits(tmp_path):
 
 
 def test_jobs_yaml_sets_the_tools_turns_and_policy_and_the_environment_wins(tmp_path):
-    settings = Settings(state_dir=tmp_path, database_url="sqlite://", broker_url="memory://",
-                        config_path=None, last_active_path=tmp_path / "la.json")
+    base = {"HELMQ_STATE_DIR": str(tmp_path), "HELMQ_DATABASE_URL": "sqlite://"}
+    settings = Settings.from_env(base)
     jobs = ClaudeSettings(tools=("Bash(make test:*)", "Write"), max_turns=9,
                           pause_policy="abort")
 
-    config = ClaudeConfig.from_settings(settings, {}, jobs=jobs)
-    overridden = ClaudeConfig.from_settings(settings, {"HELMQ_CLAUDE_MAX_TURNS": "4",
-                                                      "HELMQ_CLAUDE_PAUSE_POLICY": "continue"},
-                                            jobs=jobs)
-    default = ClaudeConfig.from_settings(settings, {})
+    config = claude_config(settings, jobs)
+    overridden = claude_config(Settings.from_env({**base, "HELMQ_CLAUDE_MAX_TURNS": "4",
+                                                  "HELMQ_CLAUDE_PAUSE_POLICY": "continue"}),
+                               jobs)
+    default = claude_config(settings)
 
     assert (config.allowed_tools, config.max_turns, config.pause_policy) == (
         ("Bash(make test:*)", "Write"), 9, PausePolicy.ABORT)
@@ -688,19 +691,23 @@ def test_prompt_carries_the_item_plan_and_review_feedback(tmp_path, sqlite_url):
     assert not any("dangerously" in a for a in argv)
 
 
-def test_config_from_settings_reads_the_claude_variables(tmp_path):
-    settings = Settings(state_dir=tmp_path, database_url="sqlite://", broker_url="memory://",
-                        config_path=None, last_active_path=tmp_path / "la.json",
-                        anthropic_api_key=KEY, claude_bin="/opt/claude")
+def test_claude_config_reads_the_claude_variables_from_settings(tmp_path):
+    base = {"HELMQ_STATE_DIR": str(tmp_path), "HELMQ_DATABASE_URL": "sqlite://",
+            "ANTHROPIC_API_KEY": KEY, "HELMQ_CLAUDE_BIN": "/opt/claude"}
+    settings = Settings.from_env({
+        **base, "HELMQ_CLAUDE_MAX_MINUTES": "12", "HELMQ_CLAUDE_PAUSE_POLICY": "abort",
+        "ANTHROPIC_BASE_URL": "http://127.0.0.1:9", "LANG": "C.UTF-8", "SECRET": "x"})
 
-    config = ClaudeConfig.from_settings(settings, {
-        "HELMQ_CLAUDE_MAX_MINUTES": "12", "HELMQ_CLAUDE_PAUSE_POLICY": "abort",
-        "ANTHROPIC_BASE_URL": "http://127.0.0.1:9"}, max_budget_usd=1.5)
+    config = claude_config(settings, max_budget_usd=1.5)
 
     assert (config.config_dir, config.bin, config.api_key, config.base_url) == (
         tmp_path / "claude", "/opt/claude", KEY, "http://127.0.0.1:9")
     assert (config.max_minutes, config.pause_policy, config.max_budget_usd) == (
         12.0, PausePolicy.ABORT, 1.5)
     assert config.task_time_limit > (12 + config.max_pause_minutes) * 60
+    # the CLI inherits locale and such from helmq's environment, never its secrets
+    assert config.parent_env == {"LANG": "C.UTF-8"}
     with pytest.raises(ConfigError, match="HELMQ_CLAUDE_MAX_MINUTES"):
-        ClaudeConfig.from_settings(settings, {"HELMQ_CLAUDE_MAX_MINUTES": "-1"})
+        Settings.from_env({**base, "HELMQ_CLAUDE_MAX_MINUTES": "-1"})
+    with pytest.raises(ConfigError, match="HELMQ_CLAUDE_PAUSE_POLICY"):
+        Settings.from_env({**base, "HELMQ_CLAUDE_PAUSE_POLICY": "nap"})

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from helmq.config.jobs import JobsConfig, load_jobs
+from helmq.config.jobs import load_jobs
 from helmq.config.last_active import touch_last_active
 from helmq.config.settings import Settings
 from helmq.control.dispatch import dispatch_tick
 from helmq.discovery.registry import STRATEGIES
 from helmq.domain.fingerprint import fingerprint, item_key
 from helmq.domain.item import Outcome
+from helmq.domain.jobs import JobsConfig
 from helmq.domain.model import Finding, Stage, Status, Tier
 from helmq.store.engine import make_engine
 from helmq.store.repository import DISPATCH_LOCK_KEY, Repository

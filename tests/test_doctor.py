@@ -8,12 +8,14 @@ from pathlib import Path
 
 from conftest import helmq_env, run_helmq
 
-from helmq.config.jobs import Budget, Discovery, JobConfig, JobsConfig
 from helmq.config.settings import Settings
-from helmq.doctor.diagnose import Severity, diagnose, reconcile
+from helmq.doctor.diagnose import Severity, diagnose
+from helmq.doctor.fix import reconcile
 from helmq.domain.fingerprint import fingerprint, item_key
 from helmq.domain.item import Outcome
+from helmq.domain.jobs import Budget, Discovery, JobConfig, JobsConfig
 from helmq.domain.model import Finding, Stage, Status
+from helmq.runtime import stage_context
 from helmq.store.engine import make_engine
 from helmq.store.repository import Repository
 from helmq.store.rows import ScanCounts
@@ -74,7 +76,7 @@ def test_a_stuck_item_fails_and_fix_requeues_it(repo, tmp_path):
     assert not report.healthy
 
     # When --fix runs without a broker to publish to
-    done = reconcile(repo.engine, cfg, publish=None)
+    done = reconcile(repo, cfg, stage_context(cfg), publish=None)
 
     # Then the item is queued again under a new token, and the doctor is satisfied
     item = repo.get_item(d.handoff["item"])
@@ -90,8 +92,8 @@ def test_fix_publishes_when_there_is_a_broker(repo, tmp_path):
     add_items(repo, "lost message", at=NOW - 3 * HOUR)
     [d] = queue_all(repo, NOW - 2 * HOUR)
     sent = []
-    done = reconcile(repo.engine, settings(tmp_path, "sqlite://"),
-                     publish=lambda ds: sent.extend(ds) or len(ds))
+    cfg = settings(tmp_path, "sqlite://")
+    done = reconcile(repo, cfg, stage_context(cfg), publish=lambda ds: sent.extend(ds) or len(ds))
     assert [s.handoff["item"] for s in sent] == [d.handoff["item"]]
     assert [s.handoff["attempt"] for s in sent] == [d.handoff["attempt"] + 1]
     assert any("re-sent 1 item" in line for line in done)
@@ -154,7 +156,7 @@ def test_an_open_breaker_fails_and_a_cooled_one_is_closed_by_fix(repo, tmp_path)
     assert "claude CLI missing" in checks["breaker:claude_session"].summary
     assert checks["breaker:vario"].severity is Severity.WARN
     assert not report.healthy
-    done = reconcile(repo.engine, cfg, publish=None)
+    done = reconcile(repo, cfg, stage_context(cfg), publish=None)
     assert "closed cooled-down breaker(s): vario" in done
     assert [b.tier for b in repo.tier_breakers()] == ["claude_session"]
 

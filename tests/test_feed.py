@@ -18,10 +18,12 @@ from fake_anthropic import FakeAnthropic, json_reply, overloaded, text
 from handlers.feed import HANDLER, process
 from helmq.config.jobs import load_jobs
 from helmq.config.settings import Settings
-from helmq.discovery.feed import MAX_BYTES, SOURCE, check_url, scan_feed
+from helmq.discovery.feed import MAX_BYTES, SOURCE, scan_feed
 from helmq.discovery.registry import STRATEGIES
+from helmq.domain.jobs import check_url
 from helmq.domain.model import Stage, Status, Tier
 from helmq.errors import ConfigError
+from helmq.runtime import stage_context
 from helmq.store.repository import Repository
 from helmq.tiers.context import StageContext
 
@@ -350,7 +352,7 @@ jobs:
             anthropic_api_key=key, anthropic_base_url=self.fake.url, llm_backoff_base=0.001,
             models={"execute": "claude-sonnet-5-5", "review": "claude-haiku-4-5"})
         self.settings = settings
-        return StageContext.from_settings(settings, engine=self.repo.engine, jobs=self.jobs)
+        return stage_context(settings, engine=self.repo.engine, jobs=self.jobs)
 
     def item(self, title: str = "Deprecating the v1 API"):
         [item] = [i for i in self.repo.list_items() if i.title == title]

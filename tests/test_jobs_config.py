@@ -8,16 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from helmq.config.jobs import (
-    Budget,
-    ClaudeSettings,
-    Discovery,
-    Eligibility,
-    JobConfig,
-    default_jobs_yaml,
-    load_jobs,
-)
+from helmq.config.jobs import default_jobs_yaml, load_jobs
 from helmq.discovery import registry
+from helmq.domain.jobs import Budget, ClaudeSettings, Discovery, Eligibility, JobConfig
 from helmq.domain.model import Recurrence
 from helmq.errors import ConfigError
 

@@ -19,10 +19,10 @@ from helmq.control.scan import scan_jobs
 from helmq.discovery.registry import STRATEGIES
 from helmq.domain.item import Handoff, WorkItem
 from helmq.domain.model import Stage, Status, Tier
+from helmq.runtime import stage_context
 from helmq.stages.runner import run_stage
 from helmq.store.ledger import Ledger
 from helmq.store.repository import Repository
-from helmq.tiers.context import StageContext
 from helmq.tiers.llm_call import VarioAnswer, vote
 
 KEY = "sk-ant-test-SECRET-0123456789"
@@ -74,7 +74,7 @@ jobs:
             models={"classify": "claude-haiku-4-5", "review": "claude-haiku-4-5",
                     "execute": "claude-sonnet-5-5", "vario": "claude-haiku-4-5"},
         )
-        self.ctx = StageContext.from_settings(self.settings, engine=repo.engine, jobs=self.jobs)
+        self.ctx = stage_context(self.settings, engine=repo.engine, jobs=self.jobs)
         self.project = make_git_repo(tmp_path / "project", {
             "TODO.md": f"- [ ] {TITLE}\n- [ ] Fix broken links in docs\n",
             "app/net.py": "RETRIES = 3\n",

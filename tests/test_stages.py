@@ -12,7 +12,7 @@ from conftest import git, make_git_repo, tree_snapshot
 
 from helmq.checks import registry
 from helmq.checks.registry import FixResult, Problem, register
-from helmq.config.jobs import JobsConfig, load_jobs
+from helmq.config.jobs import load_jobs
 from helmq.config.settings import Settings
 from helmq.control.dispatch import dispatch_tick
 from helmq.control.scan import scan_jobs
@@ -20,6 +20,7 @@ from helmq.discovery.doc_health import SOURCE as DOC_HEALTH
 from helmq.discovery.doc_health import doc_health
 from helmq.discovery.registry import STRATEGIES
 from helmq.domain.item import Handoff, WorkItem
+from helmq.domain.jobs import JobsConfig
 from helmq.domain.model import Stage, Status, Tier
 from helmq.repos.worktree import prepare_worktree
 from helmq.stages.review import _tick_source

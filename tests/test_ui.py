@@ -7,6 +7,7 @@ import re
 import socket
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,13 @@ from conftest import REDIS_URL, git, helmq_env, make_git_repo, run_helmq
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, update
 
-from helmq.config.jobs import JobsConfig, load_jobs
+from helmq.config.jobs import load_jobs
 from helmq.config.settings import EMBEDDED_BROKER, Settings
 from helmq.discovery.registry import STRATEGIES
 from helmq.domain.fingerprint import fingerprint, item_key
+from helmq.domain.jobs import JobsConfig
 from helmq.domain.model import Finding, Status
+from helmq.runtime import Runtime
 from helmq.store.engine import make_engine
 from helmq.store.repository import Repository
 from helmq.store.schema import stage_runs, work_items
@@ -30,6 +33,7 @@ from helmq.web import create_app, serve_in_thread
 from helmq.web.auth import MISSING, NO_TOKEN, WRONG
 from helmq.web.metrics import Snapshot, render
 from helmq.web.transcript import parse_transcript
+from tasks.scans import ScanLauncher, launcher
 
 TOKEN = "t0k-for-tests"
 API_KEY = "sk-ant-never-shown"
@@ -339,8 +343,10 @@ def test_report_and_transcript_outside_the_state_dir_are_refused(env, tmp_path,
     session.write_text('{"type": "user", "message": {"content": "hello there"}}\n')
     there = add(repo, INTERNAL, "G", data={"claude": {"transcript_path": str(session)}})
     assert client.get(f"/items/{there}/transcript").status_code == 404
-    monkeypatch.setenv("HELMQ_CLAUDE_CONFIG_DIR", str(claude))
-    assert "hello there" in client.get(f"/items/{there}/transcript").text
+    told = replace(env["settings"], transcript_dirs=Settings.from_env(
+        {"HELMQ_CLAUDE_CONFIG_DIR": str(claude)}).transcript_dirs)
+    with TestClient(create_app(told, repo=repo, jobs=jobs_config(tmp_path))) as elsewhere:
+        assert "hello there" in elsewhere.get(f"/items/{there}/transcript").text
     assert client.get("/items/1/report/../../../../etc/passwd").status_code == 404
 
 
@@ -506,8 +512,9 @@ def test_pause_and_resume_persist_for_dispatch(env) -> None:
 
 def test_scan_now_without_a_broker_scans_in_a_thread(tmp_path, repo, db_url) -> None:
     src = make_git_repo(tmp_path / "src", {"TODO.md": "- [ ] Write the docs\n"})
-    app = create_app(settings_for(tmp_path, db_url), repo=repo,
-                     jobs=jobs_config(tmp_path, repos=[src]))
+    settings, jobs = settings_for(tmp_path, db_url), jobs_config(tmp_path, repos=[src])
+    app = create_app(settings, repo=repo, jobs=jobs,
+                     scans=ScanLauncher(settings, lambda: repo, lambda: jobs, lambda: None))
     with TestClient(app) as client:
         got = client.post("/api/jobs/maint/scan", headers=auth())
         assert got.status_code == 202 and got.json()["via"] == "thread"
@@ -525,7 +532,9 @@ def test_scan_now_with_a_broker_sends_the_scan_task(tmp_path, sqlite_url) -> Non
     redis.Redis.from_url(redis_url).flushdb()
     settings = settings_for(tmp_path, sqlite_url, broker_url=redis_url)
     repo = Repository(make_engine(sqlite_url))
-    app = create_app(settings, repo=repo, jobs=jobs_config(tmp_path))
+    jobs = jobs_config(tmp_path)
+    app = create_app(settings, repo=repo, jobs=jobs,
+                     scans=launcher(Runtime(settings, jobs)))
     with TestClient(app) as client:
         got = client.post("/api/jobs/feeds/scan", headers=auth())
     assert got.status_code == 202 and got.json()["via"] == "celery"
@@ -542,7 +551,9 @@ def test_scan_now_with_a_broker_sends_the_scan_task(tmp_path, sqlite_url) -> Non
 def test_healthz(env, tmp_path) -> None:
     assert env["client"].get("/healthz").json() == {"status": "ok", "database": "ok"}
     broken = settings_for(tmp_path, "postgresql+psycopg://nobody:pw@127.0.0.1:1/none")
-    with TestClient(create_app(broken, jobs=jobs_config(tmp_path))) as client:
+    lazy = Runtime(broken)
+    with TestClient(create_app(broken, repo=lambda: lazy.repo,
+                               jobs=jobs_config(tmp_path))) as client:
         got = client.get("/healthz")
     assert got.status_code == 503 and got.json()["status"] == "unhealthy"
     assert "pw" not in got.text
@@ -638,6 +649,6 @@ def test_served_over_a_real_socket_on_loopback(tmp_path, repo, db_url) -> None:
 
 def test_importing_the_ui_opens_nothing(tmp_path) -> None:
     # create_app() with a database that does not exist: nothing connects until a request
-    app = create_app(settings_for(tmp_path, "postgresql+psycopg://x@127.0.0.1:1/none"),
-                     jobs=jobs_config(tmp_path))
-    assert app.state.ctx._built == {}
+    lazy = Runtime(settings_for(tmp_path, "postgresql+psycopg://x@127.0.0.1:1/none"))
+    app = create_app(lazy.settings, repo=lambda: lazy.repo, jobs=jobs_config(tmp_path))
+    assert app.state.ctx._built == {} and "engine" not in lazy.__dict__

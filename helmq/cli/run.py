@@ -9,25 +9,26 @@ import signal
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from helmq import runtime
 from helmq.config.settings import Settings
 from helmq.control.dispatch import dispatch_tick
+from helmq.control.reconcile import reconcile
 from helmq.control.scan import JobScan, scan_with_progress
 from helmq.domain.model import QUEUES, Status
 from helmq.errors import ConfigError
+from helmq.runtime import Runtime
 from helmq.web.views import item_json
 from tasks.app import make_celery
-from tasks.chains import publish
+from tasks.chains import job_stages, publish
 from tasks.embedded import EmbeddedWorker
 
 if TYPE_CHECKING:
     from celery import Celery
 
-    from helmq.cli.main import App
     from helmq.store.repository import Dispatch
 
 log = logging.getLogger(__name__)
@@ -74,12 +75,14 @@ class RunResult:
         return "\n".join(lines)
 
 
-def _prepare(app: App, repos: Sequence[Path]) -> Celery:
-    """Share this process's engine and jobs with the tasks, and build the Celery app."""
-    jobs = replace(app.jobs, repos=tuple(repos))
-    app.jobs = jobs
-    runtime.install(runtime.Runtime(app.settings, engine=app.engine, jobs_config=jobs))
-    return make_celery(app.settings)
+def _prepare(rt: Runtime, repos: Sequence[Path]) -> tuple[Runtime, Celery]:
+    """This runtime limited to `repos`, installed for the tasks, and its Celery app."""
+    rt = runtime.install(rt.with_repos(list(repos)))
+    return rt, make_celery(rt)
+
+
+def _publish(rt: Runtime, celery_app: Celery, dispatches: list[Dispatch]) -> int:
+    return publish(celery_app, dispatches, job_stages(rt.jobs))
 
 
 @contextlib.contextmanager
@@ -98,18 +101,16 @@ def _embedded_lock(settings: Settings) -> Iterator[None]:
         yield
 
 
-def _recover(app: App, celery_app: Celery, why: str) -> list[Dispatch]:
+def _recover(rt: Runtime, celery_app: Celery, why: str) -> list[Dispatch]:
     """Re-queue items whose messages the embedded broker no longer holds.
 
     On SQLite the embedded process (holding the state-dir lock) owns every in-flight item;
     on a shared Postgres only expired leases are taken, as the reconciler would.
     """
-    got = app.repo.reclaim_expired(max_redispatches=app.settings.max_redispatches,
-                                   lease_seconds=app.settings.queue_lease_seconds,
-                                   everything=not app.settings.is_postgres) or []
+    got = reconcile(rt.repo, rt.settings, rt.ctx, everything=not rt.settings.is_postgres) or []
     if got:
         log.warning("re-queued %d item(s) %s", len(got), why)
-        publish(celery_app, got)
+        _publish(rt, celery_app, got)
     return got
 
 
@@ -121,13 +122,13 @@ def _progress(line: str) -> None:
     sys.stderr.flush()
 
 
-def _wait_settled(app: App, celery_app: Celery, deadline: float, touched: set[int],
+def _wait_settled(rt: Runtime, celery_app: Celery, deadline: float, touched: set[int],
                   worker: EmbeddedWorker | None) -> bool:
     """Poll until none of `touched` is in flight, reconciling lost messages; False on timeout."""
-    last_line, next_reconcile = "", time.monotonic() + app.settings.reconcile_interval
+    last_line, next_reconcile = "", time.monotonic() + rt.settings.reconcile_interval
     changed_at, hinted, idle_since = time.monotonic(), False, None
     while True:
-        counts = app.repo.count_by_status(touched)
+        counts = rt.repo.count_by_status(touched)
         busy = {s: n for s, n in counts.items() if Status(s) in
                 {Status.QUEUED, Status.CLASSIFYING, Status.EXECUTING, Status.REVIEWING}}
         if not busy:
@@ -152,103 +153,102 @@ def _wait_settled(app: App, celery_app: Celery, deadline: float, touched: set[in
             idle_since = idle_since or now
             if now - idle_since > EMBEDDED_IDLE_SECONDS:
                 touched |= {d.handoff["item"] for d in _recover(
-                    app, celery_app, "whose messages were lost inside this process")}
+                    rt, celery_app, "whose messages were lost inside this process")}
                 idle_since = None
         else:
             idle_since = None
         if now > next_reconcile:
-            got = app.repo.reclaim_expired(max_redispatches=app.settings.max_redispatches,
-                                           lease_seconds=app.settings.queue_lease_seconds) or []
+            got = reconcile(rt.repo, rt.settings, rt.ctx) or []
             touched |= {d.handoff["item"] for d in got}
-            publish(celery_app, got)
-            next_reconcile = now + app.settings.reconcile_interval
+            _publish(rt, celery_app, got)
+            next_reconcile = now + rt.settings.reconcile_interval
         time.sleep(0.1)
 
 
-def run_once(app: App, *, repos: Sequence[Path], limit: int | None, ignore_idle: bool,
+def run_once(rt: Runtime, *, repos: Sequence[Path], limit: int | None, ignore_idle: bool,
              timeout: float) -> RunResult:
     """Scan, then dispatch and wait until every eligible item has settled."""
-    celery_app = _prepare(app, repos)
-    result = RunResult(scans=scan_with_progress(app.repo, app.jobs, repos=repos,
-                                       cache_dir=app.settings.scan_cache_dir))
-    worker = EmbeddedWorker(celery_app) if app.settings.embedded else None
+    rt, celery_app = _prepare(rt, repos)
+    result = RunResult(scans=scan_with_progress(rt.repo, rt.jobs, repos=repos,
+                                       cache_dir=rt.settings.scan_cache_dir))
+    worker = EmbeddedWorker(celery_app) if rt.settings.embedded else None
     touched: set[int] = set()
     deadline = time.monotonic() + timeout
     with contextlib.ExitStack() as stack:
         if worker is not None:
-            stack.enter_context(_embedded_lock(app.settings))
+            stack.enter_context(_embedded_lock(rt.settings))
             worker.start()
             stack.callback(worker.stop)
             touched |= {d.handoff["item"] for d in _recover(
-                app, celery_app, "left in flight by an earlier run")}
+                rt, celery_app, "left in flight by an earlier run")}
         remaining = limit
         while True:
             fresh: list[Dispatch] = []
             if remaining is None or remaining > 0:
-                tick = dispatch_tick(app.repo, app.jobs, app.settings,
+                tick = dispatch_tick(rt.repo, rt.jobs, rt.settings,
                                      ignore_idle=ignore_idle, limit=remaining)
                 result.skipped.update(tick.skipped)
                 fresh = [d for d in tick.dispatched if d.handoff["item"] not in touched]
-                publish(celery_app, tick.dispatched)
+                _publish(rt, celery_app, tick.dispatched)
                 touched |= {d.handoff["item"] for d in tick.dispatched}
                 result.dispatched += len(tick.dispatched)
                 if remaining is not None:
                     remaining -= len(tick.dispatched)
-            if not _wait_settled(app, celery_app, deadline, touched, worker):
+            if not _wait_settled(rt, celery_app, deadline, touched, worker):
                 result.timed_out = True
                 break
             if not fresh:
                 break
-    result.items = [item_json(i) for i in (app.repo.get_item(n) for n in sorted(touched)) if i]
+    result.items = [item_json(i) for i in (rt.repo.get_item(n) for n in sorted(touched)) if i]
     for i in result.items:
         i.pop("data")
     return result
 
 
-def serve_embedded(app: App, *, port: int) -> int:
+def serve_embedded(rt: Runtime, *, port: int) -> int:
     """Run worker threads and beat in this process until interrupted."""
-    from beat_schedule import build_schedule
 
-    repos = list(app.jobs.repos) or [Path.cwd()]
-    celery_app = _prepare(app, repos)
-    celery_app.conf.beat_schedule = build_schedule(app.jobs, app.settings)
-    app.settings.state_dir.mkdir(parents=True, exist_ok=True)
+    repos = list(rt.jobs.repos) or [Path.cwd()]
+    rt, celery_app = _prepare(rt, repos)
+    rt.settings.state_dir.mkdir(parents=True, exist_ok=True)
     worker = EmbeddedWorker(celery_app, beat=True,
-                            schedule_file=str(app.settings.state_dir / "embedded-beat-schedule"))
+                            schedule_file=str(rt.settings.state_dir / "embedded-beat-schedule"))
 
     def _stop(signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _stop)
-    with _embedded_lock(app.settings):
-        return _serve(app, celery_app, worker, repos, port)
+    with _embedded_lock(rt.settings):
+        return _serve(rt, celery_app, worker, repos, port)
 
 
-def _serve(app: App, celery_app: Celery, worker: EmbeddedWorker, repos: list[Path],
+def _serve(rt: Runtime, celery_app: Celery, worker: EmbeddedWorker, repos: list[Path],
            port: int) -> int:
     from helmq.web import serve_in_thread
+    from tasks.scans import launcher
 
     worker.start()
     ui = None
     try:
         try:
-            ui = serve_in_thread(app.settings, "127.0.0.1", port, repo=app.repo, jobs=app.jobs)
+            ui = serve_in_thread(rt.settings, "127.0.0.1", port, repo=rt.repo, jobs=rt.jobs,
+                                 scans=launcher(rt))
         except RuntimeError as exc:
             raise ConfigError(f"{exc}; pick another with --port", key="--port") from None
-        _recover(app, celery_app, "left in flight by an earlier run")
+        _recover(rt, celery_app, "left in flight by an earlier run")
         # Beat's first interval only ends later: scan now, then dispatch what it found.
-        for scan in scan_with_progress(app.repo, app.jobs, repos=repos,
-                              cache_dir=app.settings.scan_cache_dir):
+        for scan in scan_with_progress(rt.repo, rt.jobs, repos=repos,
+                              cache_dir=rt.settings.scan_cache_dir):
             print(f"helmq up: scan {scan.job}: {scan.counts.new} new, {scan.counts.gone} gone",
                   file=sys.stderr)
         celery_app.send_task("helmq.dispatch")
-        print(f"helmq up: embedded worker and beat running on {app.settings.database_url_safe}; "
+        print(f"helmq up: embedded worker and beat running on {rt.settings.database_url_safe}; "
               f"repos: {', '.join(map(str, repos))}; web UI on http://127.0.0.1:{port}; "
               "Ctrl-C stops", file=sys.stderr)
         last = ""
         while True:
             time.sleep(2)
-            counts = app.repo.count_by_status()
+            counts = rt.repo.count_by_status()
             line = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
             if line != last:
                 print(f"helmq up: items: {line}", file=sys.stderr)

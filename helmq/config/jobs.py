@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-import yaml
-
-from helmq.domain.model import Recurrence, Stage
+from helmq.config.yaml_reader import KeyPath, YamlReader, is_scalar, read_yaml, show
+from helmq.domain.jobs import (
+    PAUSE_POLICIES,
+    STAGES,
+    Budget,
+    ClaudeSettings,
+    ConventionRule,
+    Discovery,
+    Eligibility,
+    JobConfig,
+    JobsConfig,
+    Vario,
+    check_url,
+)
+from helmq.domain.model import Recurrence
 from helmq.errors import ConfigError
 
 BUILTIN_SOURCE = "<built-in>"
@@ -38,120 +49,10 @@ jobs:
       require_user_idle_minutes: 15
 """
 
-_STAGES = tuple(stage.value for stage in Stage)
 _JOB_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _IMPORT_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+", re.ASCII)
 
-KeyPath = tuple[str | int, ...]
-"""Mapping keys as str, sequence indices as int: ("jobs", "x", "stages", 1)."""
-
-
-@dataclass(frozen=True)
-class Budget:
-    """Spending limits for LLM tiers, in US dollars."""
-
-    daily_usd: float = 5.0
-    per_item_usd: float = 2.0
-
-
-@dataclass(frozen=True)
-class Vario:
-    """The vario tier's panel: one call per listed model, or `samples` calls of the vario
-    role's model when none are listed."""
-
-    models: tuple[str, ...] = ()
-    samples: int = 3
-
-    @property
-    def size(self) -> int:
-        return len(self.models) or self.samples
-
-
-@dataclass(frozen=True)
-class ClaudeSettings:
-    """The Claude session tier's settings in jobs.yaml; None leaves the tier's default (and
-    the HELMQ_CLAUDE_* variables, which win over these)."""
-
-    tools: tuple[str, ...] | None = None
-    """The CLI's tool allow-list (`--allowedTools` rules)."""
-    max_turns: int | None = None
-    pause_policy: str | None = None
-
-
-PAUSE_POLICIES = ("continue", "pause", "abort")
-
-
-@dataclass(frozen=True)
-class ConventionRule:
-    """One `conventions` rule: exactly one of forbid, require_file and max_lines is set."""
-
-    name: str
-    forbid: str | None = None
-    """A regular expression that must not match any line of the files."""
-    require_file: str | None = None
-    """A repo-relative path that must exist."""
-    max_lines: int | None = None
-    """The most lines a file may have."""
-    files: tuple[str, ...] = ("*",)
-    """Globs the rule applies to: without a `/` they match the file name, else the whole path."""
-    exclude: tuple[str, ...] = ()
-    message: str = ""
-    repos: tuple[Path, ...] = ()
-    """The repos the rule applies to; empty means every repo the job scans."""
-
-    @property
-    def kind(self) -> str:
-        return "forbid" if self.forbid else "require_file" if self.require_file else "max_lines"
-
-
-@dataclass(frozen=True)
-class Discovery:
-    """Which discovery strategy finds a job's items, how often it runs (seconds), and options."""
-
-    strategy: str
-    interval: int = 3600
-    recurrence: Recurrence | None = None
-    """Given to every item the strategy finds that does not set its own."""
-    rules: tuple[ConventionRule, ...] = ()
-    """The `conventions` strategy's rules."""
-    url: str | None = None
-    """The `feed` strategy's feed: an http://, https:// or file:// URL."""
-
-
-@dataclass(frozen=True)
-class Eligibility:
-    """When a pending item of a job may be dispatched."""
-
-    require_user_idle_minutes: float = 15
-    data_filter: dict[str, Any] = field(default_factory=dict)
-    """Each key must match the item's data; a list means one of; null matches missing/null."""
-
-
-@dataclass(frozen=True)
-class JobConfig:
-    """One job: a kind of work with its own discovery, handler, stages and eligibility."""
-
-    name: str
-    internal: bool = False
-    emoji: str = ""
-    discovery: Discovery | None = None
-    handler: str | None = None
-    stages: tuple[str, ...] = _STAGES
-    eligibility: Eligibility = field(default_factory=Eligibility)
-    paused: bool = False
-
-
-@dataclass(frozen=True)
-class JobsConfig:
-    """Everything jobs.yaml says, with `source` naming the file or `<built-in>`."""
-
-    repos: tuple[Path, ...]
-    budget: Budget
-    jobs: dict[str, JobConfig]
-    source: str
-    vario: Vario = field(default_factory=Vario)
-    claude: ClaudeSettings = field(default_factory=ClaudeSettings)
 
 
 def default_jobs_yaml() -> str:
@@ -179,89 +80,16 @@ def load_jobs(path: Path | None, *, strategies: Collection[str]) -> JobsConfig:
 
 
 def _parse(text: str, source: str, base: Path, strategies: Collection[str]) -> JobsConfig:
-    reader = _Reader(source, base, strategies)
-    loader = yaml.SafeLoader(text)
-    try:
-        root = loader.get_single_node()
-        if root is not None:
-            reader.index(root, ())
-        data = None if root is None else loader.construct_document(root)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(
-            f"invalid YAML: {problem}", file=source, line=mark.line + 1 if mark else None
-        ) from None
-    finally:
-        loader.dispose()
-    return reader.config(data)
+    reader = _JobsReader(source, base, strategies)
+    return reader.config(read_yaml(text, reader))
 
 
-def _dotted(path: KeyPath) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return repr(value) if isinstance(value, str) else str(value)
-
-
-def _is_scalar(value: Any) -> bool:
-    return value is None or isinstance(value, str | int | float | bool)
-
-
-class _Reader:
-    """Turns the parsed YAML into models; knows each key's line so errors can point at it."""
+class _JobsReader(YamlReader):
+    """jobs.yaml's keys, each converted and checked."""
 
     def __init__(self, source: str, base: Path, strategies: Collection[str]) -> None:
-        self.source, self.base, self.strategies = source, base, strategies
-        # key path -> (line of the key, line of the value), both 1-based
-        self.lines: dict[KeyPath, tuple[int, int]] = {}
-
-    def index(self, node: yaml.Node, path: KeyPath, key_line: int | None = None) -> None:
-        """Record where every key and value starts; reject duplicate keys, which YAML hides."""
-        if path in self.lines:
-            return  # an alias reached again: the first occurrence is where it is written
-        value_line = node.start_mark.line + 1
-        self.lines[path] = (key_line or value_line, value_line)
-        if isinstance(node, yaml.MappingNode):
-            seen: set[str] = set()
-            for key, value in node.value:
-                # `<<` merges are flattened by the constructor; their keys use the parent's line
-                if not isinstance(key, yaml.ScalarNode) or key.value == "<<":
-                    continue
-                if key.value in seen:
-                    raise ConfigError(
-                        f"duplicate key {key.value!r} (each key may appear once)",
-                        file=self.source,
-                        line=key.start_mark.line + 1,
-                        key=_dotted(path + (key.value,)),
-                    )
-                seen.add(key.value)
-                self.index(value, path + (key.value,), key.start_mark.line + 1)
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                self.index(item, path + (i,))
-
-    def fail(self, path: KeyPath, message: str, *, at_key: bool = False) -> NoReturn:
-        """Raise a ConfigError at the line of `path` (or its nearest written ancestor)."""
-        line = None
-        for n in range(len(path), -1, -1):
-            if path[:n] in self.lines:
-                key_line, value_line = self.lines[path[:n]]
-                line = key_line if at_key and n == len(path) else value_line
-                break
-        raise ConfigError(message, file=self.source, line=line, key=_dotted(path) or None)
+        super().__init__(source)
+        self.base, self.strategies = base, strategies
 
     def config(self, data: Any) -> JobsConfig:
         fields = self.mapping((), data, ("budget", "claude", "jobs", "repos", "vario"),
@@ -288,12 +116,12 @@ class _Reader:
         if not isinstance(value, list) or not all(
                 isinstance(t, str) and t.strip() and "," not in t for t in value):
             self.fail(path, "expected a list of tool rules such as Read or "
-                            f"'Bash(git status:*)' (no commas), got {_show(value)}")
+                            f"'Bash(git status:*)' (no commas), got {show(value)}")
         return tuple(t.strip() for t in value)
 
     def pause_policy(self, path: KeyPath, value: Any) -> str:
         if not isinstance(value, str) or value.strip().lower() not in PAUSE_POLICIES:
-            self.fail(path, f"expected one of {', '.join(PAUSE_POLICIES)}, got {_show(value)}")
+            self.fail(path, f"expected one of {', '.join(PAUSE_POLICIES)}, got {show(value)}")
         return value.strip().lower()
 
     def vario(self, path: KeyPath, value: Any) -> Vario:
@@ -304,51 +132,16 @@ class _Reader:
     def models(self, path: KeyPath, value: Any) -> tuple[str, ...]:
         if not isinstance(value, list) or not value or not all(
                 isinstance(m, str) and m.strip() for m in value):
-            self.fail(path, f"expected a non-empty list of model names, got {_show(value)}")
+            self.fail(path, f"expected a non-empty list of model names, got {show(value)}")
         return tuple(value)
-
-    def mapping(
-        self, path: KeyPath, value: Any, allowed: tuple[str, ...], what: str
-    ) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            self.fail(path, f"expected a mapping ({what}), got {_show(value)}")
-        for key in value:
-            if str(key) not in allowed:
-                expected = ", ".join(sorted(allowed))
-                self.fail(
-                    path + (str(key),),
-                    f"unknown key {str(key)!r} (expected one of: {expected})",
-                    at_key=True,
-                )
-        return {str(key): item for key, item in value.items()}
-
-    def convert(
-        self, path: KeyPath, fields: dict[str, Any], converters: dict[str, Callable[..., Any]]
-    ) -> dict[str, Any]:
-        return {key: converters[key](path + (key,), value) for key, value in fields.items()}
-
-    def boolean(self, path: KeyPath, value: Any) -> bool:
-        if not isinstance(value, bool):
-            self.fail(path, f"expected true or false, got {_show(value)}")
-        return value
-
-    def string(self, path: KeyPath, value: Any) -> str:
-        if not isinstance(value, str):
-            self.fail(path, f"expected a string, got {_show(value)}")
-        return value
-
-    def amount(self, path: KeyPath, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            self.fail(path, f"expected a number >= 0, got {_show(value)}")
-        return float(value)
 
     def repos(self, path: KeyPath, value: Any) -> tuple[Path, ...]:
         if not isinstance(value, list):
-            self.fail(path, f"expected a list of repository paths, got {_show(value)}")
+            self.fail(path, f"expected a list of repository paths, got {show(value)}")
         out = []
         for i, item in enumerate(value):
             if not isinstance(item, str) or not item.strip():
-                self.fail(path + (i,), f"expected a repository path, got {_show(item)}")
+                self.fail(path + (i,), f"expected a repository path, got {show(item)}")
             # relative paths are relative to jobs.yaml, not to wherever helmq happens to run
             out.append((self.base / Path(item).expanduser()).resolve())
         return tuple(out)
@@ -360,7 +153,7 @@ class _Reader:
 
     def jobs(self, path: KeyPath, value: Any) -> dict[str, JobConfig]:
         if not isinstance(value, dict):
-            self.fail(path, f"expected a mapping of job name to job settings, got {_show(value)}")
+            self.fail(path, f"expected a mapping of job name to job settings, got {show(value)}")
         out = {}
         for name, raw in value.items():
             if not isinstance(name, str) or not _JOB_NAME.fullmatch(name):
@@ -408,8 +201,6 @@ class _Reader:
         return Discovery(**found)
 
     def url(self, path: KeyPath, value: Any) -> str:
-        from helmq.discovery.feed import check_url
-
         try:
             return check_url(self.string(path, value).strip())
         except ConfigError as exc:
@@ -420,11 +211,11 @@ class _Reader:
             return Recurrence(value)
         except ValueError:
             options = ", ".join(r.value for r in Recurrence)
-            self.fail(path, f"expected one of: {options}, got {_show(value)}")
+            self.fail(path, f"expected one of: {options}, got {show(value)}")
 
     def rules(self, path: KeyPath, value: Any) -> tuple[ConventionRule, ...]:
         if not isinstance(value, list) or not value:
-            self.fail(path, f"expected a non-empty list of rules, got {_show(value)}")
+            self.fail(path, f"expected a non-empty list of rules, got {show(value)}")
         out = [self.rule(path + (i,), raw) for i, raw in enumerate(value)]
         names = [rule.name for rule in out]
         for i, name in enumerate(names):
@@ -450,7 +241,7 @@ class _Reader:
     def rule_name(self, path: KeyPath, value: Any) -> str:
         if not isinstance(value, str) or not _JOB_NAME.fullmatch(value):
             self.fail(path, f"expected a rule name of letters, digits, '_' and '-', "
-                      f"got {_show(value)}")
+                      f"got {show(value)}")
         return value
 
     def regex(self, path: KeyPath, value: Any) -> str:
@@ -466,20 +257,8 @@ class _Reader:
         parts = Path(name).parts
         if not name or Path(name).is_absolute() or ".." in parts:
             self.fail(path, f"expected a path inside the repo (no '..', not absolute), "
-                      f"got {_show(value)}")
+                      f"got {show(value)}")
         return Path(name).as_posix()
-
-    def positive(self, path: KeyPath, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            self.fail(path, f"expected a whole number > 0, got {_show(value)}")
-        return value
-
-    def globs(self, path: KeyPath, value: Any) -> tuple[str, ...]:
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(g, str) and g for g in value):
-            self.fail(path, f"expected a glob or a list of globs, got {_show(value)}")
-        return tuple(value)
 
     def strategy(self, path: KeyPath, value: Any) -> str:
         name = self.string(path, value)
@@ -491,7 +270,7 @@ class _Reader:
 
     def interval(self, path: KeyPath, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            self.fail(path, f"expected a whole number of seconds > 0, got {_show(value)}")
+            self.fail(path, f"expected a whole number of seconds > 0, got {show(value)}")
         return value
 
     def handler(self, path: KeyPath, value: Any) -> str | None:
@@ -499,21 +278,28 @@ class _Reader:
             self.fail(
                 path,
                 "expected a dotted import path such as handlers.codebase_maintenance.process, "
-                f"got {_show(value)}",
+                f"got {show(value)}",
             )
         return value
 
     def stages(self, path: KeyPath, value: Any) -> tuple[str, ...]:
+        order = " → ".join(STAGES)
         if not isinstance(value, list) or not value:
-            self.fail(path, f"expected a list of stages ({', '.join(_STAGES)}), got {_show(value)}")
+            self.fail(path, f"expected a list of stages ({', '.join(STAGES)}), got {show(value)}")
         for i, stage in enumerate(value):
-            if stage not in _STAGES:
+            if stage not in STAGES:
                 self.fail(
                     path + (i,),
-                    f"unknown stage {_show(stage)} (expected one of: {', '.join(_STAGES)})",
+                    f"unknown stage {show(stage)} (expected one of: {', '.join(STAGES)})",
                 )
             if stage in value[:i]:
                 self.fail(path + (i,), f"stage {stage!r} is listed twice")
+            if i and STAGES.index(stage) < STAGES.index(value[i - 1]):
+                self.fail(path + (i,), f"stage {stage!r} cannot come after {value[i - 1]!r} "
+                          f"(the chain runs {order}; leave out the stages a job skips)")
+        if "execute" not in value:
+            self.fail(path, f"a job's stages must include execute (the stage that does the "
+                      f"work), got {show(value)}")
         return tuple(value)
 
     def eligibility(self, path: KeyPath, value: Any) -> Eligibility:
@@ -525,7 +311,7 @@ class _Reader:
         if not isinstance(value, dict):
             self.fail(
                 path,
-                f"expected a mapping of data key to value or list of values, got {_show(value)}",
+                f"expected a mapping of data key to value or list of values, got {show(value)}",
             )
         for key, wanted in value.items():
             key_path = path + (str(key),)
@@ -540,12 +326,12 @@ class _Reader:
                 if not wanted:
                     self.fail(key_path, "an empty list matches nothing; list at least one value")
                 for i, option in enumerate(wanted):
-                    if not _is_scalar(option):
+                    if not is_scalar(option):
                         self.fail(
-                            key_path + (i,), f"expected a scalar or null, got {_show(option)}"
+                            key_path + (i,), f"expected a scalar or null, got {show(option)}"
                         )
-            elif not _is_scalar(wanted):
+            elif not is_scalar(wanted):
                 self.fail(
-                    key_path, f"expected a scalar, null or a list of them, got {_show(wanted)}"
+                    key_path, f"expected a scalar, null or a list of them, got {show(wanted)}"
                 )
         return dict(value)

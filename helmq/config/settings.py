@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from helmq.domain.jobs import PAUSE_POLICIES
 from helmq.errors import ConfigError
 
 ENV_VARS = {
@@ -26,9 +28,15 @@ ENV_VARS = {
     "HELMQ_LLM_MAX_RETRIES": "retries of a 429/529/5xx call (default: 3)",
     "HELMQ_LLM_TIMEOUT": "seconds one LLM call may take, streaming included (default: 120)",
     "HELMQ_CLAUDE_BIN": "the claude CLI (default: on PATH or bundled with claude-agent-sdk)",
+    "HELMQ_CLAUDE_MAX_MINUTES": "wall-clock limit of one Claude session (default 30)",
+    "HELMQ_CLAUDE_MAX_TURNS": "--max-turns of one Claude session (default 30)",
+    "HELMQ_CLAUDE_PAUSE_POLICY": "continue | pause | abort when the user returns (default pause)",
+    "HELMQ_CLAUDE_MODEL": "--model for Claude sessions (default: the CLI's own)",
+    "HELMQ_CLAUDE_CONFIG_DIR": "CLAUDE_CONFIG_DIR of the sessions (default: state dir/claude)",
 }
 
 EMBEDDED_BROKER = "memory://localhost/"
+DEFAULT_FLOWER_URL = "http://127.0.0.1:5555"
 
 
 def _number(env: dict[str, str], name: str, default: float, *, zero_ok: bool = False) -> float:
@@ -44,6 +52,20 @@ def _number(env: dict[str, str], name: str, default: float, *, zero_ok: bool = F
         bound = "0 or more" if zero_ok else "greater than 0"
         raise ConfigError(f"must be {bound}, got {raw!r}", key=name)
     return value
+
+
+def _choice(env: dict[str, str], name: str, choices: tuple[str, ...]) -> str | None:
+    """One of `choices` (any case) from the environment; ConfigError naming it."""
+    raw = env.get(name)
+    if not raw:
+        return None
+    if raw.strip().lower() not in choices:
+        raise ConfigError(f"expected one of {', '.join(choices)}, got {raw!r}", key=name)
+    return raw.strip().lower()
+
+
+def _path(env: dict[str, str], name: str) -> Path | None:
+    return Path(env[name]).expanduser() if env.get(name) else None
 
 
 @dataclass(frozen=True)
@@ -64,6 +86,22 @@ class Settings:
     llm_timeout: float = 120.0
     llm_backoff_base: float = 0.5
     claude_bin: str | None = None
+    claude_max_minutes: float | None = None
+    """HELMQ_CLAUDE_MAX_MINUTES; None leaves the tier's default."""
+    claude_max_turns: int | None = None
+    """HELMQ_CLAUDE_MAX_TURNS; wins over jobs.yaml's claude.max_turns."""
+    claude_pause_policy: str | None = None
+    """HELMQ_CLAUDE_PAUSE_POLICY; wins over jobs.yaml's claude.pause_policy."""
+    claude_model: str | None = None
+    claude_config_dir: Path | None = None
+    """HELMQ_CLAUDE_CONFIG_DIR; None = <state dir>/claude."""
+    transcript_dirs: tuple[Path, ...] = ()
+    """Config dirs named by HELMQ_CLAUDE_CONFIG_DIR and CLAUDE_CONFIG_DIR: the UI may read
+    session transcripts there, besides the state dir."""
+    flower_url: str = DEFAULT_FLOWER_URL
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    """The whole environment as it was read: child processes (the claude CLI) get the parts
+    they may inherit from it, never the rest (it holds secrets)."""
     # Leases: how long a stage may hold an item before the reconciler takes it back,
     # and how long a queued message may wait before it is presumed lost.
     task_time_limit: float = 3600.0
@@ -141,6 +179,17 @@ class Settings:
             llm_timeout=_number(env, "HELMQ_LLM_TIMEOUT", 120.0),
             llm_backoff_base=_number(env, "HELMQ_LLM_BACKOFF_BASE", 0.5, zero_ok=True),
             claude_bin=env.get("HELMQ_CLAUDE_BIN") or None,
+            claude_max_minutes=(_number(env, "HELMQ_CLAUDE_MAX_MINUTES", 30.0)
+                                if env.get("HELMQ_CLAUDE_MAX_MINUTES") else None),
+            claude_max_turns=(int(_number(env, "HELMQ_CLAUDE_MAX_TURNS", 30))
+                              if env.get("HELMQ_CLAUDE_MAX_TURNS") else None),
+            claude_pause_policy=_choice(env, "HELMQ_CLAUDE_PAUSE_POLICY", PAUSE_POLICIES),
+            claude_model=env.get("HELMQ_CLAUDE_MODEL") or None,
+            claude_config_dir=_path(env, "HELMQ_CLAUDE_CONFIG_DIR"),
+            transcript_dirs=tuple(p for p in (_path(env, "HELMQ_CLAUDE_CONFIG_DIR"),
+                                              _path(env, "CLAUDE_CONFIG_DIR")) if p),
+            flower_url=(env.get("HELMQ_FLOWER_URL") or DEFAULT_FLOWER_URL).rstrip("/"),
+            environ=env,
             task_time_limit=_number(env, "HELMQ_TASK_TIME_LIMIT", 3600.0),
             stage_lease_seconds=_number(env, "HELMQ_STAGE_LEASE", 3720.0),
             queue_lease_seconds=_number(env, "HELMQ_QUEUE_LEASE", 3600.0),

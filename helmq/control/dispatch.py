@@ -6,12 +6,12 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from helmq.config.jobs import JobsConfig
 from helmq.config.last_active import read_last_active
 from helmq.config.settings import Settings
 from helmq.domain.eligibility import matches_filter, recurrence_due, user_idle
 from helmq.domain.item import WorkItem
-from helmq.domain.model import Status
+from helmq.domain.jobs import JobsConfig
+from helmq.domain.model import Stage, Status
 from helmq.stages.classify import EXECUTABLE_TIERS
 from helmq.store.repository import Dispatch, Repository
 
@@ -76,7 +76,8 @@ def dispatch_tick(
             )
 
         got = repo.claim_eligible(name, accept=accept, limit=budget,
-                                  lease_seconds=settings.queue_lease_seconds, now=now)
+                                  lease_seconds=settings.queue_lease_seconds, now=now,
+                                  stage=Stage(job.stages[0]))
         if got is None:
             tick.skipped[name] = "another dispatcher holds the lock"
             continue

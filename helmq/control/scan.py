@@ -9,12 +9,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from helmq.config.jobs import JobConfig, JobsConfig
 from helmq.discovery.registry import REPOLESS, SOURCES, STRATEGIES
 from helmq.discovery.result import ScanResult
+from helmq.domain.clock import utcnow
+from helmq.domain.jobs import JobConfig, JobsConfig
 from helmq.errors import ConfigError
 from helmq.store.repository import Repository, ScanCounts
-from helmq.store.schema import utcnow
 
 log = logging.getLogger(__name__)
 

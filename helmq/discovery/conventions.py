@@ -14,12 +14,12 @@ import re
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-from helmq.config.jobs import ConventionRule
 from helmq.discovery.autodo_scan import add_file_result, skipped_file
 from helmq.discovery.cache import FileCache, FileResult, read_through
 from helmq.discovery.code_comments import is_generated, is_vendored
 from helmq.discovery.result import ScanResult
 from helmq.domain.fingerprint import fingerprint, item_key
+from helmq.domain.jobs import ConventionRule
 from helmq.domain.model import Finding
 from helmq.errors import InputError
 from helmq.repos.files import existing_repo, read_text_file, repo_files

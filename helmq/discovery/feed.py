@@ -22,7 +22,6 @@ from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from http.client import HTTPException
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
 from xml.parsers import expat
@@ -30,17 +29,14 @@ from xml.parsers import expat
 import helmq
 from helmq.discovery.result import ScanResult
 from helmq.domain.fingerprint import fingerprint, item_key
+from helmq.domain.jobs import Discovery, check_url
 from helmq.domain.model import Finding
 from helmq.errors import ConfigError, InputError
-
-if TYPE_CHECKING:
-    from helmq.config.jobs import Discovery
 
 log = logging.getLogger(__name__)
 
 SOURCE = "feed"
 """The `data.source` of every item this strategy writes."""
-SCHEMES = frozenset({"http", "https", "file"})
 MAX_BYTES = 5 * 1024 * 1024
 TIMEOUT = 20.0
 """Seconds for the whole fetch, not only for each read."""
@@ -88,16 +84,6 @@ class _HttpRedirectsOnly(urllib.request.HTTPRedirectHandler):
             raise urllib.error.HTTPError(newurl, code, f"redirect to {newurl} refused", headers,
                                          fp)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-def check_url(url: str) -> str:
-    """The URL if helmq may fetch it (http, https or file); ConfigError otherwise."""
-    parts = urlsplit(url)
-    if parts.scheme not in SCHEMES or (parts.scheme != "file" and not parts.hostname) or (
-            parts.scheme == "file" and not parts.path):
-        raise ConfigError(f"expected an http://, https:// or file:// URL, got {url!r}",
-                          key="discovery.url")
-    return url
 
 
 def fetch(url: str, *, timeout: float = TIMEOUT, max_bytes: int = MAX_BYTES,

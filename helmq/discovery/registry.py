@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from helmq.config.jobs import Discovery
 from helmq.discovery.autodo_scan import scan_todo_files
 from helmq.discovery.cache import FileCache
 from helmq.discovery.code_comments import SOURCE as COMMENT_SOURCE
@@ -17,6 +16,7 @@ from helmq.discovery.doc_health import doc_health as doc_health_scan
 from helmq.discovery.feed import SOURCE as FEED_SOURCE
 from helmq.discovery.feed import feed
 from helmq.discovery.result import ScanResult
+from helmq.domain.jobs import Discovery
 from helmq.errors import InputError
 from helmq.repos.files import existing_repo, repo_listing
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -10,12 +9,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from helmq.config.jobs import JobsConfig
 from helmq.config.settings import Settings
+from helmq.domain.jobs import JobsConfig
 from helmq.domain.model import Status
 from helmq.store.doctor_queries import ID_CAP, DoctorQueries, Group
 from helmq.store.ledger import Ledger
-from helmq.store.rows import Dispatch
 
 DAY = timedelta(hours=24)
 STALE_SCAN_INTERVALS = 3
@@ -263,39 +261,3 @@ def diagnose(engine: Engine, jobs: JobsConfig, settings: Settings,
         *check_scans(q, jobs, now),
         check_budget(Ledger(engine), jobs, now),
     ])
-
-
-def reconcile(engine: Engine, settings: Settings,
-              publish: Callable[[list[Dispatch]], int] | None,
-              now: datetime | None = None) -> list[str]:
-    """Run the reconciler once and close cooled breakers; what was done, one line each.
-
-    `publish` sends the re-queued chains to running workers; None (embedded broker) leaves
-    them queued in the database for the next `helmq up` or `run-once`.
-    """
-    from helmq.store.repository import Repository
-
-    now = now or datetime.now(UTC)
-    done: list[str] = []
-    expired = sum(g.count for g in DoctorQueries(engine).expired_leases(now).values())
-    got = Repository(engine).reclaim_expired(max_redispatches=settings.max_redispatches,
-                                             lease_seconds=settings.queue_lease_seconds, now=now)
-    if got is None:
-        done.append("another reconciler holds the dispatch lock: nothing re-queued, try again")
-    elif got or expired:
-        ids = ", ".join(f"#{d.handoff['item']}" for d in got)
-        if got and publish is not None:
-            publish(got)
-            done.append(f"re-queued and re-sent {len(got)} item(s): {ids}")
-        elif got:
-            done.append(f"re-queued {len(got)} item(s) in the database: {ids}; they run on the "
-                        "next `helmq up` or `helmq run-once`")
-        if expired > len(got):
-            done.append(f"failed {expired - len(got)} item(s) as `lost` after "
-                        f"{settings.max_redispatches} re-dispatches")
-    else:
-        done.append("no expired lease to reclaim")
-    closed = DoctorQueries(engine).close_cooled_breakers(now)
-    if closed:
-        done.append(f"closed cooled-down breaker(s): {', '.join(closed)}")
-    return done

@@ -12,12 +12,10 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Engine
 
-from helmq.config.jobs import Budget as BudgetLimits
-from helmq.config.jobs import Vario
-from helmq.config.settings import Settings
+from helmq.domain.clock import utcnow
 from helmq.domain.item import Outcome, WorkItem
+from helmq.domain.jobs import Vario
 from helmq.domain.model import Status
 from helmq.llm.budget import Budget, BudgetExceeded
 from helmq.llm.client import (
@@ -30,25 +28,11 @@ from helmq.llm.client import (
     LLMTimeout,
     NoCredentials,
 )
-from helmq.store.ledger import Ledger
-from helmq.store.schema import utcnow
 
 T = TypeVar("T", bound=BaseModel)
 
 RETRY_LATER_SECONDS = 600.0
 """When a retryable API failure gives no retry-after: try the item again in ten minutes."""
-
-
-def llm_config(settings: Settings) -> LLMConfig:
-    """The client configuration the environment describes."""
-    return LLMConfig(
-        api_key=settings.anthropic_api_key,
-        base_url=settings.anthropic_base_url,
-        models={**DEFAULT_MODELS, **settings.models},
-        max_retries=settings.llm_max_retries,
-        timeout=settings.llm_timeout,
-        backoff_base=settings.llm_backoff_base,
-    )
 
 
 class LLMService:
@@ -60,11 +44,6 @@ class LLMService:
         self.vario = vario or Vario()
         self._client: LLMClient | None = None
         self._lock = threading.Lock()
-
-    @classmethod
-    def build(cls, settings: Settings, engine: Engine, limits: BudgetLimits,
-              vario: Vario | None = None) -> LLMService:
-        return cls(llm_config(settings), Budget(Ledger(engine), limits), vario=vario)
 
     @property
     def has_credentials(self) -> bool:

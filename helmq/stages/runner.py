@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from helmq.config.settings import Settings
 from helmq.domain.item import Handoff, Outcome, WorkItem
@@ -56,6 +56,17 @@ def _failure(exc: Exception) -> Outcome:
                    failure_class="crash", error=tb)
 
 
+def _within_job(outcome: Outcome, item: WorkItem, ctx: StageContext) -> Outcome:
+    """An outcome bound for a stage the item's job does not list (jobs.yaml `stages:`) ends
+    the chain there: the item is done."""
+    job = ctx.jobs.jobs.get(item.job) if ctx.jobs is not None else None
+    if job is None or not outcome.continues or outcome.stage is None \
+            or outcome.stage.value in job.stages:
+        return outcome
+    return replace(outcome, status=Status.DONE, stage=None,
+                   message=f"{outcome.message}; done: job {item.job} has no {outcome.stage} stage")
+
+
 def _queue_lease(settings: Settings, item: WorkItem, outcome: Outcome) -> float:
     """How long the next message may wait in its queue before it is presumed lost. The claude
     queue drains one session (up to max_minutes and its pauses) at a time, so its messages
@@ -89,6 +100,7 @@ def run_stage(
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the item
         log.warning("%s of item %s failed: %s", stage, claim.item.item_key, exc)
         outcome = _failure(exc)
+    outcome = _within_job(outcome, claim.item, ctx)
     finish = repo.finish_stage(claim, outcome, max_review_rounds=settings.max_review_rounds,
                                lease_seconds=_queue_lease(settings, claim.item, outcome))
     if not finish.applied:

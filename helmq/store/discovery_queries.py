@@ -9,10 +9,11 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, text, update
 from sqlalchemy.engine import RowMapping
 
+from helmq.domain.clock import utcnow
 from helmq.domain.model import Finding, Status
 from helmq.errors import FingerprintConflict
 from helmq.store.rows import SCAN_LOCK_KEY, RepositoryBase, ScanCounts, json_patch
-from helmq.store.schema import scans, utcnow, work_items
+from helmq.store.schema import scans, work_items
 
 GONE_FROM = "gone_from"
 """The `data` key that keeps the status an item had when discovery marked it gone."""

@@ -8,8 +8,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, delete, func, select
 
+from helmq.domain.clock import utcnow
 from helmq.domain.model import IN_FLIGHT, Status
-from helmq.store.schema import scans, stage_runs, utcnow, work_items
+from helmq.store.schema import scans, stage_runs, work_items
 from helmq.store.session_queries import SessionQueries, tier_breakers
 
 ID_CAP = 20

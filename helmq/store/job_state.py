@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, String, Table, Text
 
-from helmq.store.schema import UTCDateTime, metadata, utcnow
+from helmq.domain.clock import utcnow
+from helmq.store.schema import UTCDateTime, metadata
 
 job_state = Table(
     "job_state",

@@ -33,8 +33,9 @@ from sqlalchemy import (
     update,
 )
 
+from helmq.domain.clock import utcnow
 from helmq.store.rows import DISPATCH_LOCK_KEY, RepositoryBase
-from helmq.store.schema import Id, Money, UTCDateTime, metadata, utcnow
+from helmq.store.schema import Id, Money, UTCDateTime, metadata
 
 BUDGET_LOCK_KEY = DISPATCH_LOCK_KEY + 0x100
 """pg_advisory_xact_lock key that serialises budget checks across workers."""

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 
+from helmq.domain.clock import utcnow
 from helmq.domain.item import Handoff, Outcome, WorkItem
 from helmq.domain.model import IN_FLIGHT, RUNNING, STAGE_RUNNING_STATUS, Stage, Status
 from helmq.store.pg_statements import PG_CLAIM, PG_FINISH, run_one
@@ -21,7 +22,7 @@ from helmq.store.rows import (
     json_patch,
     to_item,
 )
-from helmq.store.schema import stage_runs, utcnow, work_items
+from helmq.store.schema import stage_runs, work_items
 
 # Built once: SQLAlchemy then reuses their cache keys and compiled forms on every call.
 _INSERT_RUN = insert(stage_runs).returning(stage_runs.c.id)
@@ -58,8 +59,10 @@ class PipelineQueries(RepositoryBase):
         limit: int,
         lease_seconds: float,
         now: datetime | None = None,
+        stage: Stage = Stage.CLASSIFY,
     ) -> list[Dispatch] | None:
-        """Move up to `limit` eligible items of `job` to queued; None if another dispatcher runs.
+        """Move up to `limit` eligible items of `job` to queued for `stage` (the job's first);
+        None if another dispatcher runs.
 
         Candidates are pending items and waiting items whose retry time has passed, highest
         priority first; `accept` applies the job's filters. Rows are locked with
@@ -91,7 +94,7 @@ class PipelineQueries(RepositoryBase):
                 item = to_item(row)
                 if not accept(item):
                     continue
-                out.append(self._queue(conn, item, Stage.CLASSIFY, lease_seconds, now,
+                out.append(self._queue(conn, item, stage, lease_seconds, now,
                                        fresh=True, why="eligible"))
                 if len(out) >= limit:
                     break
@@ -132,7 +135,7 @@ class PipelineQueries(RepositoryBase):
         self._event(conn, item.id, "transition", from_status=item.status, to_status=Status.QUEUED,
                     stage=stage, attempt=attempt, message=why, now=now)
         tier = item.tier.value if item.tier else None
-        return Dispatch(Handoff(item=item.id, attempt=attempt, tier=tier), stage)
+        return Dispatch(Handoff(item=item.id, attempt=attempt, tier=tier), stage, item.job)
 
     def reset_recurring(self, now: datetime | None = None) -> int:
         """Return done recurring items to pending; their last_completed keeps them waiting."""

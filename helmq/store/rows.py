@@ -11,10 +11,11 @@ from sqlalchemy import Connection, Engine, func, insert, literal, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import RowMapping
 
+from helmq.domain.clock import utcnow
 from helmq.domain.item import Handoff, WorkItem
 from helmq.domain.model import Stage, Status, Tier
 from helmq.store.engine import READ_ONLY_OPTION
-from helmq.store.schema import item_events, utcnow, work_items
+from helmq.store.schema import item_events, work_items
 
 # One constant for pg_try_advisory_xact_lock: only one dispatcher or reconciler at a time.
 DISPATCH_LOCK_KEY = 0x68656C6D71  # "helmq"
@@ -60,6 +61,8 @@ class Dispatch:
 
     handoff: Handoff
     stage: Stage
+    job: str = ""
+    """The item's job: its `stages:` decide the rest of the chain."""
 
 
 def to_item(row: RowMapping) -> WorkItem:

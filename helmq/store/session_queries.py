@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import Column, Integer, String, Table, Text, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from helmq.domain.clock import utcnow
 from helmq.domain.model import Status
 from helmq.store.rows import RepositoryBase, json_patch
-from helmq.store.schema import UTCDateTime, metadata, utcnow, work_items
+from helmq.store.schema import UTCDateTime, metadata, work_items
 
 tier_breakers = Table(
     "tier_breakers",

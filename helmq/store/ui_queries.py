@@ -25,11 +25,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
 
+from helmq.domain.clock import utcnow
 from helmq.domain.item import WorkItem
 from helmq.domain.model import RUNNING, Status
 from helmq.store.job_state import SEARCH_TEXT_SQL, job_state
 from helmq.store.rows import RepositoryBase, json_patch, to_item
-from helmq.store.schema import stage_runs, utcnow, work_items
+from helmq.store.schema import stage_runs, work_items
 
 RETRYABLE = frozenset({Status.FAILED, Status.WAITING, Status.NEEDS_WORK, Status.REJECTED})
 """Statuses a person may send back to pending. Not gone: discovery no longer finds the work."""

@@ -6,20 +6,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from helmq.config.settings import Settings
-
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
-    from helmq.config.jobs import JobsConfig
+    from helmq.domain.jobs import JobsConfig
     from helmq.llm.service import LLMService
-    from helmq.store.session_queries import SessionQueries
     from helmq.tiers.claude.config import ClaudeConfig
+    from helmq.tiers.claude.session import SessionStore
 
 
 @dataclass(frozen=True)
 class StageContext:
-    """Plain values the stages need; built once per process from Settings."""
+    """Plain values the stages need; the composition root (helmq.runtime) builds it once
+    per process."""
 
     worktrees_dir: Path
     reports_dir: Path
@@ -30,28 +27,5 @@ class StageContext:
     jobs: JobsConfig | None = None
     claude: ClaudeConfig | None = None
     """The Claude session tier's settings; None where it is not set up (the tier waits)."""
-    sessions: SessionQueries | None = None
+    sessions: SessionStore | None = None
     """Where a running session records its progress and heartbeats its lease."""
-
-    @classmethod
-    def from_settings(cls, settings: Settings, *, engine: Engine | None = None,
-                      jobs: JobsConfig | None = None) -> StageContext:
-        llm = claude = sessions = None
-        if engine is not None and jobs is not None:
-            from helmq.llm.service import LLMService
-            from helmq.store.repository import Repository
-            from helmq.tiers.claude.config import ClaudeConfig
-
-            llm = LLMService.build(settings, engine, jobs.budget, jobs.vario)
-            claude = ClaudeConfig.from_settings(settings, jobs=jobs.claude,
-                                                max_budget_usd=jobs.budget.per_item_usd)
-            sessions = Repository(engine)
-        return cls(
-            worktrees_dir=settings.worktrees_dir,
-            reports_dir=settings.reports_dir,
-            llm_credentials=settings.anthropic_api_key is not None,
-            llm=llm,
-            jobs=jobs,
-            claude=claude,
-            sessions=sessions,
-        )

@@ -138,7 +138,7 @@ def scan(request: Request, name: str) -> dict[str, Any]:
         raise HTTPException(409, f"{name} has no discovery strategy in {c.jobs.source}")
     try:
         started = c.scans.launch(name)
-    except BrokerError as exc:
+    except (BrokerError, LookupError) as exc:
         raise HTTPException(503, str(exc)) from None
     message = (f"a scan of {name} is already running" if started.already_running
                else f"scan of {name} started ({started.via})")

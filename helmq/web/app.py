@@ -14,10 +14,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from helmq import __version__
-from helmq.config.jobs import JobsConfig
 from helmq.config.settings import Settings
+from helmq.domain.jobs import JobsConfig
 from helmq.store.repository import Repository
-from helmq.web.context import UIContext
+from helmq.web.context import Given, ScanStarter, UIContext
 from helmq.web.render import make_environment
 
 STATIC = Path(__file__).with_name("static")
@@ -47,17 +47,17 @@ class ServerTiming:
         await self.app(scope, receive, timed_send)
 
 
-def create_app(settings: Settings | None = None, *, repo: Repository | None = None,
-               jobs: JobsConfig | None = None) -> FastAPI:
-    """The helmq web UI and JSON API; `repo` and `jobs` are shared when given (helmq up)."""
+def create_app(settings: Settings, *, repo: Given[Repository], jobs: Given[JobsConfig],
+               scans: ScanStarter | None = None) -> FastAPI:
+    """The helmq web UI and JSON API over the parts the composition root hands in (each a
+    value, or a function that builds it on the first request that needs it)."""
     from helmq.web import api, pages
 
-    context = UIContext(settings or Settings.from_env(), repo_given=repo, jobs_given=jobs)
+    context = UIContext(settings, repo_given=repo, jobs_given=jobs, scans_given=scans)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        context.close()
 
     app = FastAPI(title="helmq", version=__version__, lifespan=lifespan, docs_url=None,
                   redoc_url=None, openapi_url="/api/openapi.json")

@@ -20,11 +20,7 @@ def transcript_roots(settings: Settings) -> list[Path]:
     """Where session transcripts may be read: the state dir (the Claude tier's config dir
     defaults to <state>/claude) and the config dirs named by HELMQ_CLAUDE_CONFIG_DIR and
     CLAUDE_CONFIG_DIR."""
-    roots = [settings.state_dir]
-    for name in ("HELMQ_CLAUDE_CONFIG_DIR", "CLAUDE_CONFIG_DIR"):
-        if os.environ.get(name):
-            roots.append(Path(os.environ[name]).expanduser())
-    return roots
+    return [settings.state_dir, *settings.transcript_dirs]
 
 
 def confined(raw: str | os.PathLike | None, roots: list[Path]) -> Path | None:

@@ -1,82 +1,76 @@
-"""What the web app's handlers share: settings, the store, jobs.yaml and the scan launcher."""
+"""What the web app's handlers share: settings, the store, jobs.yaml and a scan starter, all
+handed in by the composition root (the web app builds none of them)."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from fastapi import Request
-from sqlalchemy import Engine
 
-from helmq.config.jobs import JobConfig, JobsConfig
 from helmq.config.settings import Settings
+from helmq.domain.jobs import JobConfig, JobsConfig
 from helmq.store.repository import Repository
-from helmq.store.ui_queries import UIQueries
-from helmq.web.scans import ScanLauncher
+from helmq.web.scans import ScanStarted
 
-DEFAULT_FLOWER_URL = "http://127.0.0.1:5555"
+T = TypeVar("T")
+
+
+class ScanStarter(Protocol):
+    """Starts discovery of one job now, without waiting for it (tasks.scans.ScanLauncher)."""
+
+    def launch(self, job: str) -> ScanStarted: ...
+
+    def wait_idle(self, timeout: float = 30.0) -> bool: ...
+
+
+Given = Callable[[], T] | T
+"""A part, or a function that builds it on first use (so creating the app opens nothing)."""
 
 
 @dataclass
 class UIContext:
-    """Parts built on first use, so creating the app opens nothing; parts may be handed in."""
+    """The parts the handlers use; each given one is resolved once, on first use."""
 
     settings: Settings
-    repo_given: Repository | None = None
-    jobs_given: JobsConfig | None = None
-    flower_url: str = field(
-        default_factory=lambda: (os.environ.get("HELMQ_FLOWER_URL") or DEFAULT_FLOWER_URL)
-        .rstrip("/"))
+    repo_given: Given[Repository]
+    jobs_given: Given[JobsConfig]
+    scans_given: ScanStarter | None = None
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _built: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
-    _engine: Engine | None = field(default=None, init=False, repr=False)
 
-    def _once(self, name: str, build: Callable[[], Any]) -> Any:
+    def _once(self, name: str, given: Any, kind: type) -> Any:
+        if isinstance(given, kind):
+            return given
         # Handlers run in a thread pool: two first requests must not build two engines.
         with self._lock:
             if name not in self._built:
-                self._built[name] = build()
+                self._built[name] = given()
             return self._built[name]
 
     @property
     def repo(self) -> Repository:
-        if self.repo_given is not None:
-            return self.repo_given
-        return self._once("repo", self._make_repo)
-
-    def _make_repo(self) -> Repository:
-        from helmq.store.engine import make_engine
-
-        self._engine = make_engine(self.settings.database_url)
-        return Repository(self._engine)
+        return self._once("repo", self.repo_given, Repository)
 
     @property
-    def queries(self) -> UIQueries:
-        # Until Repository mixes UIQueries in, the UI's queries run on the same engine.
-        repo = self.repo
-        if isinstance(repo, UIQueries):
-            return repo
-        return self._once("queries", lambda: UIQueries(repo.engine))
+    def queries(self) -> Repository:
+        return self.repo
 
     @property
     def jobs(self) -> JobsConfig:
-        if self.jobs_given is not None:
-            return self.jobs_given
-        return self._once("jobs", self._load_jobs)
-
-    def _load_jobs(self) -> JobsConfig:
-        from helmq.config.jobs import load_jobs
-        from helmq.discovery.registry import STRATEGIES
-
-        return load_jobs(self.settings.config_path, strategies=STRATEGIES)
+        return self._once("jobs", self.jobs_given, JobsConfig)
 
     @property
-    def scans(self) -> ScanLauncher:
-        return self._once("scans", lambda: ScanLauncher(self.settings, lambda: self.repo,
-                                                        lambda: self.jobs))
+    def flower_url(self) -> str:
+        return self.settings.flower_url
+
+    @property
+    def scans(self) -> ScanStarter:
+        if self.scans_given is None:
+            raise LookupError("this UI was started without a way to start scans")
+        return self.scans_given
 
     @property
     def internal_jobs(self) -> frozenset[str]:
@@ -85,11 +79,6 @@ class UIContext:
 
     def job(self, name: str) -> JobConfig | None:
         return self.jobs.jobs.get(name)
-
-    def close(self) -> None:
-        """Dispose of the engine if this context made it."""
-        if self._engine is not None:
-            self._engine.dispose()
 
 
 def ctx(request: Request) -> UIContext:

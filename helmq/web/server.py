@@ -8,29 +8,18 @@ import time
 
 import uvicorn
 
-from helmq.config.jobs import JobsConfig
 from helmq.config.settings import Settings
+from helmq.domain.jobs import JobsConfig
 from helmq.store.repository import Repository
 from helmq.web.app import create_app
+from helmq.web.context import ScanStarter
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8765
 
 
-def _server(settings: Settings, host: str, port: int, repo: Repository | None,
-            jobs: JobsConfig | None) -> uvicorn.Server:
-    if repo is None:
-        from helmq.store.engine import make_engine, upgrade
-
-        engine = make_engine(settings.database_url)
-        upgrade(engine)
-        repo = Repository(engine)
-    if jobs is None:
-        # Read jobs.yaml now: a broken file stops `helmq ui` with exit 2, not every request.
-        from helmq.config.jobs import load_jobs
-        from helmq.discovery.registry import STRATEGIES
-
-        jobs = load_jobs(settings.config_path, strategies=STRATEGIES)
-    app = create_app(settings, repo=repo, jobs=jobs)
+def _server(settings: Settings, host: str, port: int, repo: Repository, jobs: JobsConfig,
+            scans: ScanStarter | None) -> uvicorn.Server:
+    app = create_app(settings, repo=repo, jobs=jobs, scans=scans)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                             lifespan="on")
     return uvicorn.Server(config)
@@ -44,9 +33,9 @@ def _banner(settings: Settings, host: str, port: int) -> str:
 
 
 def serve(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
-          repo: Repository | None = None, jobs: JobsConfig | None = None) -> int:
+          repo: Repository, jobs: JobsConfig, scans: ScanStarter | None = None) -> int:
     """Serve the UI in the foreground until interrupted; returns the exit status."""
-    server = _server(settings, host, port, repo, jobs)
+    server = _server(settings, host, port, repo, jobs, scans)
     print(_banner(settings, host, port), file=sys.stderr)
     server.run()
     return 0 if server.started else 2
@@ -75,9 +64,10 @@ class UIThread:
 
 
 def serve_in_thread(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
-                    repo: Repository | None = None, jobs: JobsConfig | None = None) -> UIThread:
+                    repo: Repository, jobs: JobsConfig,
+                    scans: ScanStarter | None = None) -> UIThread:
     """Start the UI in a daemon thread beside the embedded worker; `.stop()` ends it."""
-    ui = UIThread(_server(settings, host, port, repo, jobs))
+    ui = UIThread(_server(settings, host, port, repo, jobs, scans))
     ui.start()
     print(_banner(settings, host, port).replace("; Ctrl-C stops", ""), file=sys.stderr)
     return ui

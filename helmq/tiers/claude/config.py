@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from helmq.config.settings import Settings
 from helmq.errors import ConfigError
-
-if TYPE_CHECKING:
-    from helmq.config.jobs import ClaudeSettings
 
 DEFAULT_TOOLS = ("Read", "Edit", "Write", "Glob", "Grep", "Bash(git status:*)")
 """jobs.yaml's `claude: {tools: [...]}` may replace this list. Bare Read/Edit/Write/Glob/Grep
 entries are dropped when the CLI is started, so it reads and edits only inside its worktree
 (see `claude_session.allow_list`). Not `Bash(git diff:*)`: `git diff --output=FILE` writes
 anywhere and `--no-index` reads anywhere."""
-
-ENV_VARS = {
-    "HELMQ_CLAUDE_MAX_MINUTES": "wall-clock limit of one Claude session (default 30)",
-    "HELMQ_CLAUDE_MAX_TURNS": "--max-turns of one Claude session (default 30)",
-    "HELMQ_CLAUDE_PAUSE_POLICY": "continue | pause | abort when the user returns (default pause)",
-    "HELMQ_CLAUDE_MODEL": "--model for Claude sessions (default: the CLI's own)",
-    "HELMQ_CLAUDE_CONFIG_DIR": "CLAUDE_CONFIG_DIR of the sessions (default: state dir/claude)",
-}
-
 
 class PausePolicy(StrEnum):
     """What a running session does when the user becomes active."""
@@ -89,6 +75,9 @@ class ClaudeConfig:
     """How long a session waits for the host's session slot before the item waits instead."""
     env: Mapping[str, str] = field(default_factory=dict)
     """Extra environment for the CLI (e.g. CLAUDE_CODE_MAX_RETRIES)."""
+    parent_env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """What the CLI may inherit from helmq's environment (locale, PATH, proxies); the
+    composition root fills it from Settings."""
 
     @property
     def home(self) -> Path:
@@ -99,40 +88,6 @@ class ClaudeConfig:
     def slot_path(self) -> Path:
         """The lock file that lets one session run at a time on this host."""
         return self.config_dir / "session.lock"
-
-    @classmethod
-    def from_settings(cls, settings: Settings, env: Mapping[str, str] | None = None,
-                      jobs: ClaudeSettings | None = None, **overrides: Any) -> ClaudeConfig:
-        """The tier's configuration from settings, jobs.yaml's `claude:` settings and the
-        HELMQ_CLAUDE_* variables (ENV_VARS), which win over jobs.yaml."""
-        env = os.environ if env is None else env
-        config_dir = env.get("HELMQ_CLAUDE_CONFIG_DIR") or settings.state_dir / "claude"
-        values: dict[str, Any] = {
-            "config_dir": Path(config_dir).expanduser(),
-            "bin": settings.claude_bin,
-            "api_key": settings.anthropic_api_key,
-            "base_url": settings.anthropic_base_url or env.get("ANTHROPIC_BASE_URL") or None,
-            "model": env.get("HELMQ_CLAUDE_MODEL") or None,
-            "last_active_path": settings.last_active_path,
-        }
-        if jobs is not None:
-            if jobs.tools is not None:
-                values["allowed_tools"] = jobs.tools
-            if jobs.max_turns is not None:
-                values["max_turns"] = jobs.max_turns
-            if jobs.pause_policy is not None:
-                values["pause_policy"] = PausePolicy(jobs.pause_policy)
-        if env.get("HELMQ_CLAUDE_MAX_MINUTES"):
-            values["max_minutes"] = _positive("HELMQ_CLAUDE_MAX_MINUTES",
-                                              env["HELMQ_CLAUDE_MAX_MINUTES"])
-        if env.get("HELMQ_CLAUDE_MAX_TURNS"):
-            values["max_turns"] = int(_positive("HELMQ_CLAUDE_MAX_TURNS",
-                                                env["HELMQ_CLAUDE_MAX_TURNS"]))
-        if env.get("HELMQ_CLAUDE_PAUSE_POLICY"):
-            values["pause_policy"] = _policy(env["HELMQ_CLAUDE_PAUSE_POLICY"],
-                                             "HELMQ_CLAUDE_PAUSE_POLICY")
-        values.update(overrides)
-        return cls(**values)
 
     def limits_for(self, data: Mapping[str, Any]) -> SessionLimits:
         """This config's limits, overridden by the item's `max_minutes`, `max_turns`,

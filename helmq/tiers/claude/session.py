@@ -98,9 +98,10 @@ def cli_argv(binary: str, config: ClaudeConfig, limits: SessionLimits, *, sessio
 
 def cli_env(config: ClaudeConfig) -> dict[str, str]:
     """The CLI's environment: isolated config and HOME, credentials, no other secrets."""
-    env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
+    inherited = config.parent_env
+    env = {k: inherited[k] for k in PASSED_ENV if k in inherited}
     env.update(
-        PATH=os.environ.get("PATH", os.defpath),
+        PATH=inherited.get("PATH", os.defpath),
         HOME=str(config.home),
         CLAUDE_CONFIG_DIR=str(config.config_dir),
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
