@@ -12,8 +12,11 @@ from helmq.discovery.autodo_scan import OWNED_TAGS
 from helmq.discovery.code_comments import SOURCE, scan_code_comments
 from helmq.domain.fingerprint import fingerprint, item_key
 from helmq.errors import InputError
-from helmq.grammar import comments as c
-from helmq.grammar.comments import CommentHit, scan_comments, syntax_for
+from helmq.grammar import comment_lexer as lexer
+from helmq.grammar import comment_syntax as c
+from helmq.grammar.comment_markers import last_marker_end, may_hold_marker
+from helmq.grammar.comment_syntax import syntax_for
+from helmq.grammar.comments import CommentHit, scan_comments
 
 
 def titles(text: str, filename: str) -> list[tuple[str, str]]:
@@ -82,12 +85,12 @@ def test_markers_are_found_in_comments_only(filename, source, expected):
 @pytest.mark.parametrize(("filename", "source", "expected"), LANGUAGE_CASES)
 def test_the_slow_lexer_for_unknown_token_starts_finds_the_same(filename, source, expected,
                                                                  monkeypatch):
-    monkeypatch.setattr(c, "_start_chars", lambda alternatives: None)
-    c._compile.cache_clear()
+    monkeypatch.setattr(lexer, "_start_chars", lambda alternatives: None)
+    lexer.lexer_for.cache_clear()
     try:
         assert titles(source, filename) == expected
     finally:
-        c._compile.cache_clear()
+        lexer.lexer_for.cache_clear()
 
 
 def test_owner_title_line_and_column():
@@ -184,13 +187,13 @@ def test_a_lone_marker_takes_its_title_from_the_comment_line_below(filename, sou
     ("DEBUG MY_TODO TODOS XXXX todo HACKS", -1), ("", -1),
 ])
 def test_last_marker_end_finds_whole_upper_case_words(text, end):
-    assert c.last_marker_end(text) == end
-    assert c.may_hold_marker(text.encode()) == (end >= 0)
+    assert last_marker_end(text) == end
+    assert may_hold_marker(text.encode()) == (end >= 0)
 
 
 def test_a_marker_after_a_non_ascii_byte_may_be_there():
     # Bytes cannot tell a letter (`éTODO`) from punctuation (`—TODO`): both are kept.
-    assert c.may_hold_marker("éTODO".encode()) and c.may_hold_marker("—TODO".encode())
+    assert may_hold_marker("éTODO".encode()) and may_hold_marker("—TODO".encode())
 
 
 def test_every_syntax_lexes_on_the_fast_path():
@@ -199,7 +202,7 @@ def test_every_syntax_lexes_on_the_fast_path():
     syntaxes = {id(s): s for s in [*c.EXTENSIONS.values(), *c.FILENAMES.values()]}.values()
     for syntax in syntaxes:
         starts = [*(opener for opener, _ in syntax.block), *syntax.line, *syntax.strings]
-        assert c._start_chars(starts) is not None, syntax.name
+        assert lexer._start_chars(starts) is not None, syntax.name
 
 
 def test_line_comments_without_a_marker_between_hits_change_nothing():

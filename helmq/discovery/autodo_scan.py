@@ -6,7 +6,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from helmq.discovery.cache import FileCache, FileResult, read_all
+from helmq.discovery.cache import FileCache, read_all
+from helmq.discovery.cache_entries import FileResult
 from helmq.discovery.result import ScanResult
 from helmq.domain.fingerprint import Occurrences, fingerprint, item_key, normalize_title
 from helmq.domain.model import Finding, Recurrence

@@ -11,25 +11,28 @@ import hashlib
 import json
 import logging
 import os
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import helmq
-from helmq.discovery.cache_format import (
-    FINDING_FIELDS,
-    Tail,
-    finding_from_row,
-    finding_row,
-    packed,
-    split,
-    write_at_once,
+from helmq.discovery.cache_entries import (
+    MALFORMED,
+    FileResult,
+    Scanned,
+    holds_something,
+    result_from_json,
+    result_to_json,
 )
-from helmq.domain.model import Finding
+from helmq.discovery.cache_format import FINDING_FIELDS, packed, split, write_at_once
+from helmq.discovery.cache_signatures import (
+    UNKNOWN,
+    Signature,
+    file_signature,
+    stat_signatures,
+    trusted,
+)
 from helmq.repos.files import RepoFiles
-from helmq.repos.walk import RECENT_NS, FolderListings, stat_base
+from helmq.repos.walk import FolderListings
 
 log = logging.getLogger(__name__)
 
@@ -39,163 +42,6 @@ CACHE_FORMAT = 3
 3: walked folders' listings; per scanner its files and their signatures in flat lists (the
 numbers after the JSON), the results of only the files that held something (findings as rows),
 and the file list they were picked from."""
-
-Signature = tuple[int, int, int, int]
-
-
-def file_signature(path: str | os.PathLike[str]) -> Signature | None:
-    """(st_mtime_ns, st_size, st_ino, st_ctime_ns) of the file, None when it cannot be
-    stat'ed. The ctime catches what the mtime does not: a chmod, an mtime set back."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
-
-
-@dataclass
-class FileResult:
-    """What one scanner found in one file."""
-
-    findings: list[Finding] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    skipped: bool = False
-
-
-def _result_to_json(result: FileResult) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if result.findings:
-        out["findings"] = [finding_row(f) for f in result.findings]
-    if result.warnings:
-        out["warnings"] = list(result.warnings)
-    if result.skipped:
-        out["skipped"] = True
-    return out
-
-
-def _result_from_json(raw: dict[str, Any]) -> FileResult:
-    rows, warnings = raw.get("findings"), raw.get("warnings")
-    return FileResult(findings=[finding_from_row(row) for row in rows] if rows else [],
-                      warnings=[str(w) for w in warnings] if warnings else [],
-                      skipped=raw.get("skipped") is True)
-
-
-_MALFORMED = (AttributeError, IndexError, KeyError, TypeError, ValueError)
-"""What reading back a result the cache holds raises when it was not written by this code."""
-
-
-def _holds_something(result: FileResult) -> bool:
-    return bool(result.findings or result.warnings or result.skipped)
-
-
-_UNKNOWN = [-1, -1, -1, -1]
-"""The signature of a file to read again next time: no file has it (no size is negative)."""
-
-
-def _trusted(sigs: list[int]) -> list[int]:
-    """The signatures to keep for the next scan: a file written within RECENT_NS of now may
-    change again in the same clock tick without its mtime moving, so it is read again next
-    time (`_UNKNOWN`), as walk does with such folders."""
-    recent = time.time_ns() - RECENT_NS
-    if not any(mtime >= recent for mtime in sigs[::4]):
-        return sigs
-    kept = list(sigs)
-    for i in range(0, len(kept), 4):
-        if kept[i] >= recent:
-            kept[i:i + 4] = _UNKNOWN
-    return kept
-
-
-def _signatures(base: str, rels: list[str]) -> tuple[list[int], bool]:
-    """The signatures of the files, four numbers each in one flat list (see `file_signature`),
-    and whether every file could be stat'ed (`_UNKNOWN` stands for one that could not)."""
-    stat = os.stat
-    sigs: list[int] = []
-    add = sigs.extend
-    complete = True
-    with stat_base(base) as (prefix, fd):
-        for rel in rels:
-            try:
-                st = stat(prefix + rel, dir_fd=fd)
-            except OSError:
-                add(_UNKNOWN)
-                complete = False
-                continue
-            add((st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns))
-    return sigs, complete
-
-
-# --- what the scanners looked at ------------------------------------------------------------
-
-@dataclass
-class _Scanned:
-    """What one scanner (a kind) looked at in one scan."""
-
-    paths: list[str] = field(default_factory=list)
-    """The files it looked at, in order."""
-    sigs: list[int] = field(default_factory=list)
-    """Their signatures when it did, four numbers each, in the same order."""
-    found: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """The results of those that held something, in the same order; most hold nothing."""
-    listing: str | None = None
-    """The key of the file list (`RepoFiles.key`) `paths` are all the picked files of."""
-    _index: dict[str, int] | None = field(default=None, compare=False, repr=False)
-
-    @classmethod
-    def checked(cls, raw: Any, tail: Tail) -> _Scanned:
-        """A scanner's entries read back from the cache; ValueError when malformed. Each
-        result is checked where it is used: a malformed one is a miss."""
-        if (not isinstance(raw, dict) or type(raw.get("paths")) is not list
-                or type(raw.get("found")) is not dict
-                or not (raw.get("listing") is None or type(raw["listing"]) is str)):
-            raise ValueError("malformed entries")
-        sigs = tail.take(raw.get("sigs"))
-        try:
-            if "\0" in "/".join(raw["paths"]):  # the join checks each is a string, in C
-                raise ValueError("a NUL in a path")
-        except TypeError:
-            raise ValueError("malformed entries") from None
-        if len(sigs) != 4 * len(raw["paths"]):
-            raise ValueError("as many signatures as paths expected")
-        return cls(raw["paths"], sigs, raw["found"], raw["listing"])
-
-    def as_json(self, sigs_in_tail: bool) -> dict[str, Any]:
-        return {"paths": self.paths, "sigs": len(self.sigs) if sigs_in_tail else self.sigs,
-                "found": self.found, "listing": self.listing}
-
-    def _positions(self) -> dict[str, int]:
-        if self._index is None:
-            self._index = {rel: i for i, rel in enumerate(self.paths)}
-        return self._index
-
-    def signature(self, rel: str) -> list[int] | None:
-        """The signature `rel` had, None when it was not looked at."""
-        i = self._positions().get(rel)
-        return None if i is None else self.sigs[4 * i:4 * i + 4]
-
-    def add(self, rel: str, sig: Signature, found: dict[str, Any] | None) -> None:
-        """Record a file looked at (again)."""
-        i = self._positions().get(rel)
-        if i is None:
-            self._positions()[rel] = len(self.paths)
-            self.paths.append(rel)
-            self.sigs.extend(sig)
-        else:
-            self.sigs[4 * i:4 * i + 4] = sig
-        if found:
-            self.found[rel] = found
-        else:
-            self.found.pop(rel, None)
-
-    def cached_result(self, rel: str) -> FileResult | None:
-        """The result of `rel` when it held nothing or its stored result is sound, else None."""
-        raw = self.found.get(rel)
-        if raw is None:
-            return FileResult()
-        try:
-            return _result_from_json(raw)
-        except _MALFORMED:
-            return None
 
 
 class FileCache:
@@ -211,9 +57,9 @@ class FileCache:
         """The file list of the last walk of the repo: only a rescan that finds a folder
         changed reads it, so it is kept out of the JSON every rescan reads."""
         self.folders = FolderListings()
-        self._last: dict[str, _Scanned] = {}
+        self._last: dict[str, Scanned] = {}
         """What each scanner looked at in the last scan, as the cache holds it."""
-        self._this: dict[str, _Scanned] = {}
+        self._this: dict[str, Scanned] = {}
         """What each scanner looked at in this scan: what the cache will hold."""
         self._rewrite = False
         self._load()
@@ -247,7 +93,7 @@ class FileCache:
             if isinstance(folders, dict):
                 folders = {**folders, "sigs": tail.take(folders.get("sigs"))}
             listings = FolderListings.checked(folders, self._load_files)
-            scanned = {kind: _Scanned.checked(entries, tail)
+            scanned = {kind: Scanned.checked(entries, tail)
                        for kind, entries in data["files"].items()}
             tail.check_all_taken()
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
@@ -321,15 +167,15 @@ class FileCache:
             return None
         result = last.cached_result(rel)
         if result is not None:
-            self._this.setdefault(kind, _Scanned()).add(rel, sig, last.found.get(rel))
+            self._this.setdefault(kind, Scanned()).add(rel, sig, last.found.get(rel))
         return result
 
     def store(self, kind: str, rel: str, sig: Signature | None, result: FileResult) -> None:
         """Remember what scanner `kind` found in file `rel` when it had signature `sig`."""
         if sig is not None:
-            sig = tuple(_trusted(list(sig)))  # type: ignore[assignment]
-            found = _result_to_json(result) if _holds_something(result) else None
-            self._this.setdefault(kind, _Scanned()).add(rel, sig, found)
+            sig = tuple(trusted(list(sig)))  # type: ignore[assignment]
+            found = result_to_json(result) if holds_something(result) else None
+            self._this.setdefault(kind, Scanned()).add(rel, sig, found)
 
     # --- a whole file list -------------------------------------------------------------------
 
@@ -337,27 +183,27 @@ class FileCache:
                      read: Callable[[str], tuple[FileResult, bool]]
                      ) -> list[tuple[str, FileResult]]:
         """See `read_all`."""
-        last = self._last.get(kind) or _Scanned()
+        last = self._last.get(kind) or Scanned()
         # The same file list as last time: the same files are picked from it.
         same_list = last.listing == files.key
         paths = last.paths if same_list else [rel for rel in files.names if wanted(rel)]
         # Signatures before any read: a change during one shows next time.
-        sigs, complete = _signatures(os.path.join(self.repo, ""), paths)
-        kept = _trusted(sigs)
+        sigs, complete = stat_signatures(os.path.join(self.repo, ""), paths)
+        kept = trusted(sigs)
         if same_list and complete and kept is sigs and sigs == last.sigs:  # none recent
             try:
-                results = [(rel, _result_from_json(raw)) for rel, raw in last.found.items()]
-            except _MALFORMED:
+                results = [(rel, result_from_json(raw)) for rel, raw in last.found.items()]
+            except MALFORMED:
                 pass  # read each file whose result is malformed again, below
             else:
                 self._this[kind] = last
                 return results
-        this = _Scanned(paths, kept, {}, files.key)
+        this = Scanned(paths, kept, {}, files.key)
         out = []
         for i, rel in enumerate(paths):
             sig = sigs[4 * i:4 * i + 4]
             part = None
-            if sig != _UNKNOWN and last.signature(rel) == sig:
+            if sig != UNKNOWN and last.signature(rel) == sig:
                 part = last.cached_result(rel)
             if part is not None:
                 if rel in last.found:
@@ -366,10 +212,10 @@ class FileCache:
                 continue
             part, cacheable = read(rel)
             if not cacheable:
-                kept[4 * i:4 * i + 4] = _UNKNOWN
-            elif _holds_something(part):
-                this.found[rel] = _result_to_json(part)
-            if _holds_something(part):
+                kept[4 * i:4 * i + 4] = UNKNOWN
+            elif holds_something(part):
+                this.found[rel] = result_to_json(part)
+            if holds_something(part):
                 out.append((rel, part))
         self._this[kind] = this
         return out
@@ -391,7 +237,7 @@ def read_all(cache: FileCache | None, kind: str, files: RepoFiles,
     for rel in files.names:
         if wanted(rel):
             part = read(rel)[0]
-            if _holds_something(part):
+            if holds_something(part):
                 out.append((rel, part))
     return out
 

@@ -8,12 +8,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path, PurePath
 
 from helmq.discovery.autodo_scan import OWNED_TAGS, TODO_NAMES, add_file_result, skipped_file
-from helmq.discovery.cache import FileCache, FileResult, read_all
+from helmq.discovery.cache import FileCache, read_all
+from helmq.discovery.cache_entries import FileResult
 from helmq.discovery.result import ScanResult
 from helmq.domain.fingerprint import Occurrences, fingerprint, item_key, normalize_title
 from helmq.domain.model import Finding
 from helmq.errors import InputError
-from helmq.grammar.comments import CommentSyntax, may_hold_marker, scan_comments, syntax_for
+from helmq.grammar.comment_markers import may_hold_marker
+from helmq.grammar.comment_syntax import CommentSyntax, syntax_for
+from helmq.grammar.comments import scan_comments
 from helmq.repos.files import decode_text, existing_repo, listed_files, read_file_bytes
 
 SOURCE = "code_comment"

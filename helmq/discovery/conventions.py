@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 from helmq.discovery.autodo_scan import add_file_result, skipped_file
-from helmq.discovery.cache import FileCache, FileResult, read_through
+from helmq.discovery.cache import FileCache, read_through
+from helmq.discovery.cache_entries import FileResult
 from helmq.discovery.code_comments import is_generated, is_vendored
 from helmq.discovery.result import ScanResult
 from helmq.domain.fingerprint import fingerprint, item_key

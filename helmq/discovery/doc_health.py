@@ -19,7 +19,7 @@ import helmq
 from helmq.checks import anchors, env_vars, links, ports
 from helmq.checks.registry import Problem
 from helmq.checks.sources import SourceTree
-from helmq.discovery.cache import file_signature
+from helmq.discovery.cache_signatures import file_signature
 from helmq.discovery.result import ScanResult
 from helmq.domain.fingerprint import fingerprint, item_key
 from helmq.domain.model import Finding, Recurrence
