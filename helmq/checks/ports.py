@@ -4,11 +4,11 @@ port the config publishes that no doc mentions. Reported for a person to settle,
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
-from helmq.checks.registry import FixResult, Problem
+from helmq.checks.registry import Problem
+from helmq.checks.report_only import ReportOnlyCheck
 from helmq.checks.sources import (
     SourceTree,
     is_ci,
@@ -164,13 +164,16 @@ def _listed(ports: Iterable[_Port]) -> str:
     return ", ".join(f"{p.port} ({p.file})" for p in ports)
 
 
-class PortsCheck:
+class PortsCheck(ReportOnlyCheck):
     """Ports in the docs and in the config that disagree; reported, not fixed."""
 
     name = "ports"
     keywords = ("port mismatch", "ports in docs", "documented port", "port drift")
-    needs_worktree = False
-    reports_only = True
+    titles = {
+        "docs": "Port {port} in {file} is used by no config",
+        "config": "Port {port} published in {file} is in no doc",
+    }
+    not_fixed = "ports are reported, not fixed: which side is right is a person's call"
 
     def inspect(self, tree: SourceTree) -> list[Problem]:
         """Each port a doc names that no config or code uses, per doc; when there is none,
@@ -230,27 +233,6 @@ class PortsCheck:
             message=f"{port.file} publishes port {port.port}, but no doc mentions it",
             detail={"port": port.port, "side": "config"},
         )
-
-    def detect(self, root: Path) -> list[Problem]:
-        """Ports in the docs and the config of the repo under `root` that disagree."""
-        return self.inspect(SourceTree(root))
-
-    def title(self, problem: Problem) -> str:
-        """What an item about `problem` is called."""
-        port = problem.detail["port"]
-        if problem.detail["side"] == "docs":
-            return f"Port {port} in {problem.file} is used by no config"
-        return f"Port {port} published in {problem.file} is in no doc"
-
-    def fix(self, root: Path, only: Sequence[Problem] | None = None) -> FixResult:
-        """Nothing: which side is right is for a person to decide."""
-        return FixResult(fixed=0, unfixed=list(only or []),
-                         notes=["ports are reported, not fixed: which side is right is a "
-                                "person's call"])
-
-    def scope(self, problems: Iterable[Problem]) -> set[str] | None:
-        """No file may change."""
-        return set()
 
 
 CHECK = PortsCheck()
