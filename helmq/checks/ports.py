@@ -7,19 +7,9 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from helmq.checks import sources
 from helmq.checks.registry import Problem
 from helmq.checks.report_only import ReportOnlyCheck
-from helmq.checks.sources import (
-    SourceTree,
-    is_ci,
-    is_code,
-    is_compose,
-    is_doc,
-    is_dockerfile,
-    is_env_example,
-    is_env_file,
-    is_text_like,
-)
 
 WELL_KNOWN = frozenset({
     20, 21, 22, 23, 25, 53, 80, 110, 143, 443, 465, 587, 993, 995,  # internet services
@@ -115,14 +105,14 @@ def _declared(rel: str, text: str) -> tuple[list[_Port], list[_Port]]:
     """(ports the file declares, those of them it publishes for users to reach)."""
     declared, published = [], []
     lines = text.split("\n")
-    if is_compose(rel):
+    if sources.is_compose(rel):
         for number, host, container in compose_ports(text):
             declared.extend(_Port(rel, number, p) for p in (host, container) if p)
             # `5433:5432` publishes a database; `8080:80` publishes the app's own web server.
             if host and (container not in WELL_KNOWN or container in (80, 443)):
                 published.append(_Port(rel, number, host))
     for number, line in enumerate(lines, start=1):
-        if is_dockerfile(rel) and (expose := _EXPOSE.match(line)):
+        if sources.is_dockerfile(rel) and (expose := _EXPOSE.match(line)):
             declared.extend(_Port(rel, number, p) for p in map(_number, expose.group(1).split())
                             if p)
         for match in _KEY_VALUE.finditer(line):
@@ -130,7 +120,7 @@ def _declared(rel: str, text: str) -> tuple[list[_Port], list[_Port]]:
             if port and is_port_key(match.group("key")):
                 declared.append(_Port(rel, number, port))
                 key = match.group("key")
-                if is_env_file(rel) and not _INFRA_KEY.search(key.upper()):
+                if sources.is_env_file(rel) and not _INFRA_KEY.search(key.upper()):
                     published.append(_Port(rel, number, port))
         for match in _ENV_DEFAULT.finditer(line):
             port = _number(next(g for g in match.groups() if g and g.isdigit()))
@@ -175,12 +165,12 @@ class PortsCheck(ReportOnlyCheck):
     }
     not_fixed = "ports are reported, not fixed: which side is right is a person's call"
 
-    def inspect(self, tree: SourceTree) -> list[Problem]:
+    def inspect(self, tree: sources.SourceTree) -> list[Problem]:
         """Each port a doc names that no config or code uses, per doc; when there is none,
         each port the config publishes that no doc mentions, per config file."""
         mentioned: list[_Port] = []
         doc_numbers: set[int] = set()
-        for rel in filter(is_doc, tree.files):
+        for rel in filter(sources.is_doc, tree.files):
             text = tree.text(rel)
             if text is not None:
                 mentioned.extend(doc_ports(rel, text))
@@ -189,12 +179,13 @@ class PortsCheck(ReportOnlyCheck):
         published: list[_Port] = []
         code_numbers: set[int] = set()
         for rel in tree.files:
-            if is_doc(rel) or not is_text_like(rel):
+            if sources.is_doc(rel) or not sources.is_text_like(rel):
                 continue
-            config = (is_code(rel) or is_env_example(rel)) and not is_ci(rel)
+            config = ((sources.is_code(rel) or sources.is_env_example(rel))
+                      and not sources.is_ci(rel))
             # Any file naming the number, a script say, counts as using the port. Only docs
             # and the files that publish ports hold items, so only theirs count as skipped.
-            text = tree.text(rel, quiet=not (is_compose(rel) or is_env_file(rel)))
+            text = tree.text(rel, quiet=not (sources.is_compose(rel) or sources.is_env_file(rel)))
             if text is None:
                 continue
             code_numbers |= _numbers(text)
