@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 
-from helmq.checks.links import exists
-from helmq.checks.markdown import Link, anchors, link_target, scan_links, splice
+from helmq.checks.broken_links import Left, exists, find_broken, fix_broken, link_problem
+from helmq.checks.markdown import Link, anchors, link_target, scan_links
 from helmq.checks.registry import FixResult, Problem
-from helmq.checks.sources import SourceTree, is_markdown, is_project_markdown
+from helmq.checks.sources import SourceTree, is_markdown
 
 # Anchors a browser or GitHub resolves without any heading: the page top, a line of code.
 _BUILTIN = re.compile(r"top|L\d+(?:C\d+)?(?:-L\d+(?:C\d+)?)?", re.IGNORECASE)
@@ -48,8 +49,8 @@ class _Pages:
         return self._anchors[rel]
 
 
-def _broken(pages: _Pages, source: str, text: str) -> Iterator[tuple[Link, str, list[str]]]:
-    """(link, target page, the page's anchors) for every link to an anchor the page lacks."""
+def _broken(pages: _Pages, source: str, text: str) -> Iterator[tuple[Link, str]]:
+    """(link, target page) for every link to an anchor the page lacks."""
     for link in scan_links(text):
         fragment = link.fragment
         if not fragment or _BUILTIN.fullmatch(fragment):
@@ -64,18 +65,12 @@ def _broken(pages: _Pages, source: str, text: str) -> Iterator[tuple[Link, str, 
         wanted = fragment.lower().removeprefix(_USER_CONTENT)
         if not wanted or any(wanted in _variants(anchor) for anchor in found):
             continue
-        yield link, target, found
+        yield link, target
 
 
 def _problem(source: str, link: Link, target: str) -> Problem:
-    return Problem(
-        file=source,
-        line=link.line,
-        message=f"link to {link.dest} is broken: {target} has no anchor #{link.fragment}",
-        detail={"target": link.dest, "path": target, "anchor": link.fragment,
-                "column": link.start + 1},
-        key=link.dest,
-    )
+    return link_problem(source, link, target, f"{target} has no anchor #{link.fragment}",
+                        anchor=link.fragment)
 
 
 def closest(fragment: str, found: Iterable[str]) -> list[str]:
@@ -98,13 +93,7 @@ class AnchorsCheck:
 
     def inspect(self, tree: SourceTree) -> list[Problem]:
         """Every Markdown link in `tree` to an anchor its page does not have."""
-        pages, problems = _Pages(tree), []
-        for source in filter(is_project_markdown, tree.files):
-            text = tree.text(source)
-            if text is not None:
-                problems.extend(_problem(source, link, target)
-                                for link, target, _ in _broken(pages, source, text))
-        return problems
+        return find_broken(tree, partial(_broken, _Pages(tree)), _problem)
 
     def detect(self, root: Path) -> list[Problem]:
         """Every Markdown link to an anchor its page does not have."""
@@ -119,34 +108,17 @@ class AnchorsCheck:
         close match: the same letters and digits, or the same words."""
         tree = SourceTree(root)
         pages = _Pages(tree)
-        wanted = None if only is None else {(p.file, p.key) for p in only}
-        sources = [s for s in filter(is_project_markdown, tree.files)
-                   if wanted is None or any(file == s for file, _ in wanted)]
-        fixed, unfixed, notes = 0, [], []
-        for source in sources:
-            text = tree.text(source)
-            if text is None:
-                continue
-            edits: list[tuple[Link, str]] = []
-            for link, target, found in _broken(pages, source, text):
-                if wanted is not None and (source, link.dest) not in wanted:
-                    continue
-                where = f"{source}:{link.line}"
-                guesses = closest(link.fragment or "", found)
-                if len(guesses) != 1:
-                    why = ("no heading is close" if not guesses
-                           else f"{len(guesses)} headings are close: "
-                           + ", ".join(f"#{g}" for g in guesses))
-                    unfixed.append(_problem(source, link, target))
-                    notes.append(f"{where}: left {link.dest}: {why}")
-                    continue
-                new = link.with_fragment(guesses[0])
-                edits.append((link, new))
-                notes.append(f"{where}: {link.dest} -> {new}")
-            if edits:
-                tree.write(source, splice(text, edits))
-                fixed += len(edits)
-        return FixResult(fixed=fixed, unfixed=unfixed, notes=notes)
+
+        def mend(source: str, link: Link, target: str) -> str | Left:
+            # `_broken` yields only pages it has read, so their anchors are cached, not None.
+            guesses = closest(link.fragment or "", pages.anchors(target) or [])
+            if len(guesses) != 1:
+                return Left("no heading is close" if not guesses
+                            else f"{len(guesses)} headings are close: "
+                            + ", ".join(f"#{g}" for g in guesses))
+            return link.with_fragment(guesses[0])
+
+        return fix_broken(tree, only, partial(_broken, pages), _problem, mend)
 
     def scope(self, problems: Iterable[Problem]) -> set[str] | None:
         """Only the Markdown files with the broken anchor links."""

@@ -5,10 +5,10 @@ are ever read out of a file, never values."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterator
 
-from helmq.checks.registry import FixResult, Problem
+from helmq.checks.registry import Problem
+from helmq.checks.report_only import ReportOnlyCheck
 from helmq.checks.sources import (
     SourceTree,
     is_ci,
@@ -126,14 +126,18 @@ def documented_settings(rel: str, text: str) -> Iterator[tuple[int, str]]:
             yield number, next(g for g in match.groups() if g)
 
 
-class EnvVarsCheck:
+class EnvVarsCheck(ReportOnlyCheck):
     """Environment variables read but undocumented, or documented but read by nothing."""
 
     name = "env_vars"
     keywords = ("undocumented env", "undocumented environment", "env var drift",
                 "env vars in docs", "environment variables in docs")
-    needs_worktree = False
-    reports_only = True
+    titles = {
+        "code": "Undocumented env var {name} (read in {file})",
+        "docs": "Documented env var {name} is read by no code",
+    }
+    # What a variable means, or whether it is still wanted, takes a person.
+    not_fixed = "environment variables are reported, not fixed"
 
     def inspect(self, tree: SourceTree) -> list[Problem]:
         """Each variable the project's code reads that no doc names and no config sets (a
@@ -196,26 +200,6 @@ class EnvVarsCheck:
                     "reads it; drop it from the docs or wire it up",
             detail={"name": name, "side": "docs"},
         )
-
-    def detect(self, root: Path) -> list[Problem]:
-        """Environment variables of the repo under `root` that code and docs disagree on."""
-        return self.inspect(SourceTree(root))
-
-    def title(self, problem: Problem) -> str:
-        """What an item about `problem` is called."""
-        name = problem.detail["name"]
-        if problem.detail["side"] == "code":
-            return f"Undocumented env var {name} (read in {problem.file})"
-        return f"Documented env var {name} is read by no code"
-
-    def fix(self, root: Path, only: Sequence[Problem] | None = None) -> FixResult:
-        """Nothing: what a variable means, or whether it is still wanted, takes a person."""
-        return FixResult(fixed=0, unfixed=list(only or []),
-                         notes=["environment variables are reported, not fixed"])
-
-    def scope(self, problems: Iterable[Problem]) -> set[str] | None:
-        """No file may change."""
-        return set()
 
 
 CHECK = EnvVarsCheck()

@@ -5,19 +5,13 @@ from __future__ import annotations
 import posixpath
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 
-from helmq.checks.markdown import Link, link_target, relative_dest, scan_links, splice
+from helmq.checks.broken_links import Left, exists, find_broken, fix_broken, link_problem
+from helmq.checks.markdown import Link, link_target, relative_dest, scan_links
 from helmq.checks.registry import FixResult, Problem
-from helmq.checks.sources import SourceTree, is_project_markdown
-
-
-def exists(path: Path) -> bool:
-    """Whether a file or directory is there; a name the file system refuses is not."""
-    try:
-        return path.exists()
-    except OSError:  # e.g. a name too long for the file system: no such file either
-        return False
+from helmq.checks.sources import SourceTree
 
 
 def _broken(root: Path, source: str, text: str) -> Iterator[tuple[Link, str]]:
@@ -32,13 +26,7 @@ def _broken(root: Path, source: str, text: str) -> Iterator[tuple[Link, str]]:
 
 
 def _problem(source: str, link: Link, target: str) -> Problem:
-    return Problem(
-        file=source,
-        line=link.line,
-        message=f"link to {link.dest} is broken: {target} does not exist",
-        detail={"target": link.dest, "path": target, "column": link.start + 1},
-        key=link.dest,
-    )
+    return link_problem(source, link, target, f"{target} does not exist")
 
 
 class LinksCheck:
@@ -51,13 +39,7 @@ class LinksCheck:
 
     def inspect(self, tree: SourceTree) -> list[Problem]:
         """Every relative link in a Markdown file of `tree` whose target does not exist."""
-        problems = []
-        for source in filter(is_project_markdown, tree.files):
-            text = tree.text(source)
-            if text is not None:
-                problems.extend(_problem(source, link, target)
-                                for link, target in _broken(tree.root, source, text))
-        return problems
+        return find_broken(tree, partial(_broken, tree.root), _problem)
 
     def detect(self, root: Path) -> list[Problem]:
         """Every relative link in a Markdown file whose target does not exist."""
@@ -71,37 +53,19 @@ class LinksCheck:
         """Point each broken link (of `only`, when given) at the one file in the repo with the
         target's name."""
         tree = SourceTree(root)
-        wanted = None if only is None else {(p.file, p.key) for p in only}
-        sources = [s for s in filter(is_project_markdown, tree.files)
-                   if wanted is None or any(file == s for file, _ in wanted)]
         by_name: dict[str, list[str]] = defaultdict(list)
         for name in tree.files:
             by_name[posixpath.basename(name)].append(name)
-        fixed, unfixed, notes = 0, [], []
-        for source in sources:
-            text = tree.text(source)
-            if text is None:
-                continue
-            edits: list[tuple[Link, str]] = []
-            for link, target in _broken(root, source, text):
-                if wanted is not None and (source, link.dest) not in wanted:
-                    continue
-                where = f"{source}:{link.line}"
-                found = [] if link.path.endswith("/") else by_name[posixpath.basename(target)]
-                if len(found) != 1:
-                    why = (
-                        "no file has its name" if not found else f"{len(found)} files have its name"
-                    )
-                    unfixed.append(_problem(source, link, target))
-                    notes.append(f"{where}: left {link.dest}: {why}")
-                    continue
-                new = relative_dest(source, link, found[0])
-                edits.append((link, new))
-                notes.append(f"{where}: {link.dest} -> {new}")
-            if edits:
-                tree.write(source, splice(text, edits))
-                fixed += len(edits)
-        return FixResult(fixed=fixed, unfixed=unfixed, notes=notes)
+
+        def mend(source: str, link: Link, target: str) -> str | Left:
+            found = [] if link.path.endswith("/") else by_name[posixpath.basename(target)]
+            if len(found) != 1:
+                return Left(
+                    "no file has its name" if not found else f"{len(found)} files have its name"
+                )
+            return relative_dest(source, link, found[0])
+
+        return fix_broken(tree, only, partial(_broken, root), _problem, mend)
 
     def scope(self, problems: Iterable[Problem]) -> set[str] | None:
         """Only the Markdown files that have broken links."""

@@ -4,22 +4,12 @@ port the config publishes that no doc mentions. Reported for a person to settle,
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
-from helmq.checks.registry import FixResult, Problem
-from helmq.checks.sources import (
-    SourceTree,
-    is_ci,
-    is_code,
-    is_compose,
-    is_doc,
-    is_dockerfile,
-    is_env_example,
-    is_env_file,
-    is_text_like,
-)
+from helmq.checks import sources
+from helmq.checks.registry import Problem
+from helmq.checks.report_only import ReportOnlyCheck
 
 WELL_KNOWN = frozenset({
     20, 21, 22, 23, 25, 53, 80, 110, 143, 443, 465, 587, 993, 995,  # internet services
@@ -115,14 +105,14 @@ def _declared(rel: str, text: str) -> tuple[list[_Port], list[_Port]]:
     """(ports the file declares, those of them it publishes for users to reach)."""
     declared, published = [], []
     lines = text.split("\n")
-    if is_compose(rel):
+    if sources.is_compose(rel):
         for number, host, container in compose_ports(text):
             declared.extend(_Port(rel, number, p) for p in (host, container) if p)
             # `5433:5432` publishes a database; `8080:80` publishes the app's own web server.
             if host and (container not in WELL_KNOWN or container in (80, 443)):
                 published.append(_Port(rel, number, host))
     for number, line in enumerate(lines, start=1):
-        if is_dockerfile(rel) and (expose := _EXPOSE.match(line)):
+        if sources.is_dockerfile(rel) and (expose := _EXPOSE.match(line)):
             declared.extend(_Port(rel, number, p) for p in map(_number, expose.group(1).split())
                             if p)
         for match in _KEY_VALUE.finditer(line):
@@ -130,7 +120,7 @@ def _declared(rel: str, text: str) -> tuple[list[_Port], list[_Port]]:
             if port and is_port_key(match.group("key")):
                 declared.append(_Port(rel, number, port))
                 key = match.group("key")
-                if is_env_file(rel) and not _INFRA_KEY.search(key.upper()):
+                if sources.is_env_file(rel) and not _INFRA_KEY.search(key.upper()):
                     published.append(_Port(rel, number, port))
         for match in _ENV_DEFAULT.finditer(line):
             port = _number(next(g for g in match.groups() if g and g.isdigit()))
@@ -164,20 +154,23 @@ def _listed(ports: Iterable[_Port]) -> str:
     return ", ".join(f"{p.port} ({p.file})" for p in ports)
 
 
-class PortsCheck:
+class PortsCheck(ReportOnlyCheck):
     """Ports in the docs and in the config that disagree; reported, not fixed."""
 
     name = "ports"
     keywords = ("port mismatch", "ports in docs", "documented port", "port drift")
-    needs_worktree = False
-    reports_only = True
+    titles = {
+        "docs": "Port {port} in {file} is used by no config",
+        "config": "Port {port} published in {file} is in no doc",
+    }
+    not_fixed = "ports are reported, not fixed: which side is right is a person's call"
 
-    def inspect(self, tree: SourceTree) -> list[Problem]:
+    def inspect(self, tree: sources.SourceTree) -> list[Problem]:
         """Each port a doc names that no config or code uses, per doc; when there is none,
         each port the config publishes that no doc mentions, per config file."""
         mentioned: list[_Port] = []
         doc_numbers: set[int] = set()
-        for rel in filter(is_doc, tree.files):
+        for rel in filter(sources.is_doc, tree.files):
             text = tree.text(rel)
             if text is not None:
                 mentioned.extend(doc_ports(rel, text))
@@ -186,12 +179,13 @@ class PortsCheck:
         published: list[_Port] = []
         code_numbers: set[int] = set()
         for rel in tree.files:
-            if is_doc(rel) or not is_text_like(rel):
+            if sources.is_doc(rel) or not sources.is_text_like(rel):
                 continue
-            config = (is_code(rel) or is_env_example(rel)) and not is_ci(rel)
+            config = ((sources.is_code(rel) or sources.is_env_example(rel))
+                      and not sources.is_ci(rel))
             # Any file naming the number, a script say, counts as using the port. Only docs
             # and the files that publish ports hold items, so only theirs count as skipped.
-            text = tree.text(rel, quiet=not (is_compose(rel) or is_env_file(rel)))
+            text = tree.text(rel, quiet=not (sources.is_compose(rel) or sources.is_env_file(rel)))
             if text is None:
                 continue
             code_numbers |= _numbers(text)
@@ -230,27 +224,6 @@ class PortsCheck:
             message=f"{port.file} publishes port {port.port}, but no doc mentions it",
             detail={"port": port.port, "side": "config"},
         )
-
-    def detect(self, root: Path) -> list[Problem]:
-        """Ports in the docs and the config of the repo under `root` that disagree."""
-        return self.inspect(SourceTree(root))
-
-    def title(self, problem: Problem) -> str:
-        """What an item about `problem` is called."""
-        port = problem.detail["port"]
-        if problem.detail["side"] == "docs":
-            return f"Port {port} in {problem.file} is used by no config"
-        return f"Port {port} published in {problem.file} is in no doc"
-
-    def fix(self, root: Path, only: Sequence[Problem] | None = None) -> FixResult:
-        """Nothing: which side is right is for a person to decide."""
-        return FixResult(fixed=0, unfixed=list(only or []),
-                         notes=["ports are reported, not fixed: which side is right is a "
-                                "person's call"])
-
-    def scope(self, problems: Iterable[Problem]) -> set[str] | None:
-        """No file may change."""
-        return set()
 
 
 CHECK = PortsCheck()
