@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
@@ -20,9 +20,6 @@ from helmq.config.jobs import load_jobs
 from helmq.config.settings import Settings
 from helmq.discovery.registry import STRATEGIES
 from helmq.domain.jobs import ClaudeSettings, JobsConfig
-from helmq.llm.budget import Budget
-from helmq.llm.client import DEFAULT_MODELS, LLMConfig
-from helmq.llm.service import LLMService
 from helmq.store.engine import make_engine, upgrade
 from helmq.store.ledger import Ledger
 from helmq.store.repository import Repository
@@ -30,9 +27,16 @@ from helmq.tiers.claude.config import ClaudeConfig, PausePolicy
 from helmq.tiers.claude.session import PASSED_ENV
 from helmq.tiers.context import StageContext
 
+if TYPE_CHECKING:
+    from helmq.llm.client import LLMConfig
+
 
 def llm_config(settings: Settings) -> LLMConfig:
     """The LLM client's configuration the environment describes."""
+    # The anthropic SDK takes seconds to import: only processes that run stages pay for it,
+    # not `helmq touch` or `--help`.
+    from helmq.llm.client import DEFAULT_MODELS, LLMConfig
+
     return LLMConfig(
         api_key=settings.anthropic_api_key,
         base_url=settings.anthropic_base_url,
@@ -79,6 +83,9 @@ def stage_context(settings: Settings, *, engine: Engine | None = None,
     """The stages' context; without an engine and jobs the LLM and Claude tiers wait."""
     llm = claude = sessions = None
     if engine is not None and jobs is not None:
+        from helmq.llm.budget import Budget  # see llm_config: the SDK loads only here
+        from helmq.llm.service import LLMService
+
         llm = LLMService(llm_config(settings), Budget(Ledger(engine), jobs.budget),
                          vario=jobs.vario)
         claude = claude_config(settings, jobs.claude, max_budget_usd=jobs.budget.per_item_usd)

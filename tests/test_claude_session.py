@@ -18,13 +18,13 @@ import pytest
 from conftest import git, make_git_repo, tree_snapshot
 from fake_anthropic import FakeAnthropic, hang, overloaded, slow, text, tool_use
 
-from helmq.config.last_active import touch_last_active
 from helmq.config.settings import Settings
 from helmq.domain.fingerprint import fingerprint
 from helmq.domain.item import Outcome, WorkItem
 from helmq.domain.jobs import ClaudeSettings
 from helmq.domain.model import Finding, Stage, Status, Tier
 from helmq.errors import ConfigError
+from helmq.repos.last_active import touch_last_active
 from helmq.runtime import claude_config
 from helmq.store.engine import make_engine
 from helmq.store.repository import Claim, Repository

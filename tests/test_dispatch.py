@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from helmq.config.jobs import load_jobs
-from helmq.config.last_active import touch_last_active
 from helmq.config.settings import Settings
 from helmq.control.dispatch import dispatch_tick
 from helmq.discovery.registry import STRATEGIES
@@ -18,6 +17,7 @@ from helmq.domain.fingerprint import fingerprint, item_key
 from helmq.domain.item import Outcome
 from helmq.domain.jobs import JobsConfig
 from helmq.domain.model import Finding, Stage, Status, Tier
+from helmq.repos.last_active import touch_last_active
 from helmq.store.engine import make_engine
 from helmq.store.repository import DISPATCH_LOCK_KEY, Repository
 

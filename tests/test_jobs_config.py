@@ -225,6 +225,27 @@ MALFORMED = [
         """\
         jobs:
           j:
+            stages: [execute, classify]
+        """,
+        3,
+        "jobs.j.stages[1]",
+        "stage 'classify' cannot come after 'execute' (the chain runs classify → execute → "
+        "review; leave out the stages a job skips)",
+    ),
+    (
+        """\
+        jobs:
+          j:
+            stages: [classify, review]
+        """,
+        3,
+        "jobs.j.stages",
+        "a job's stages must include execute (the stage that does the work), got a list",
+    ),
+    (
+        """\
+        jobs:
+          j:
             discovery:
               strategy: carrier_pigeon
         """,
@@ -434,3 +455,13 @@ def test_bad_claude_settings_name_the_key(tmp_path: Path, body: str, key: str,
 
     assert error.key == key
     assert message in str(error)
+
+
+def test_a_job_may_skip_classify_or_review(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.yaml"
+    path.write_text("jobs:\n  a: {stages: [execute, review]}\n  b: {stages: [execute]}\n"
+                    "  c: {stages: [classify, execute]}\n  d: {}\n", encoding="utf-8")
+    jobs = load_jobs(path, strategies=STRATEGIES).jobs
+    assert [jobs[n].stages for n in "abcd"] == [
+        ("execute", "review"), ("execute",), ("classify", "execute"),
+        ("classify", "execute", "review")]

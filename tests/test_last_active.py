@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helmq.config.last_active import ACTIVE_FOREVER, LastActive, read_last_active, touch_last_active
+from helmq.repos.last_active import ACTIVE_FOREVER, LastActive, read_last_active, touch_last_active
 
 NOON = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

@@ -565,3 +565,64 @@ def test_a_todo_item_for_a_report_only_check_reports_every_problem(env: Env) -> 
     assert item.data["execute"]["problems"] == 1
     assert "APP_TOKEN" in Path(item.report_path).read_text(encoding="utf-8")
     assert helmq_branches(project) == []
+
+
+def jobs_with_stages(env: Env, *stages: str) -> None:
+    """The maintenance job with only `stages`, as jobs.yaml's `stages:` would list them."""
+    job = replace(env.jobs.jobs["codebase_maintenance"], stages=stages)
+    env.jobs = replace(env.jobs, jobs={"codebase_maintenance": job})
+    env.ctx = replace(env.ctx, jobs=env.jobs)
+
+
+def test_a_job_without_review_is_done_after_execute(env: Env) -> None:
+    # Given a job that lists classify and execute only, and a link to fix
+    jobs_with_stages(env, "classify", "execute")
+    env.make_project({"TODO.md": f"# TODO\n\n{LINKS_TODO}\n",
+                      "docs/index.md": "# Docs\n\nSee [setup](setup.md) to install.\n",
+                      "docs/guide/setup.md": "# Setup\n"})
+    links = env.scan_and_dispatch()["Fix broken links in docs"]
+
+    # When classify and execute run
+    executed = env.step(Stage.EXECUTE, env.step(Stage.CLASSIFY, links).next)
+
+    # Then the chain ends there: the item is done with its fix, and no review ran
+    assert executed.next is None
+    item = env.item(links)
+    assert (item.status, item.data["execute"]["fixed"]) == (Status.DONE, 1)
+    assert "review" not in item.data
+    assert "has no review stage" in env.repo.item_events(item.id)[-1]["message"]
+
+
+def test_a_job_without_classify_is_dispatched_to_execute(env: Env) -> None:
+    # Given a job that skips classify
+    jobs_with_stages(env, "execute", "review")
+    env.make_project({"TODO.md": f"# TODO\n\n{RUST_TODO}\n"})
+    scan_jobs(env.repo, env.jobs, repos=[env.project])
+
+    # When it is dispatched, then its chain starts at execute
+    tick = dispatch_tick(env.repo, env.jobs, env.settings, ignore_idle=True)
+    assert [d.stage for d in tick.dispatched] == [Stage.EXECUTE]
+    assert env.item(tick.dispatched[0].handoff).stage is Stage.EXECUTE
+
+
+def test_a_chain_has_exactly_the_stages_its_job_lists() -> None:
+    from celery import Celery
+
+    from helmq.store.repository import Dispatch
+    from tasks.chains import chain_for
+
+    app = Celery("t", broker="memory://")
+    handoff = Handoff(item=1, attempt=1, tier=None)
+
+    def names(stage: Stage, stages: tuple[str, ...]) -> list[str]:
+        sig = chain_for(app, Dispatch(handoff, stage, "j"), stages)
+        return [t.task for t in getattr(sig, "tasks", [sig])]
+
+    assert names(Stage.CLASSIFY, ("classify", "execute", "review")) == [
+        "helmq.classify", "helmq.execute", "helmq.review"]
+    assert names(Stage.EXECUTE, ("execute", "review")) == ["helmq.execute", "helmq.review"]
+    assert names(Stage.CLASSIFY, ("classify", "execute")) == ["helmq.classify", "helmq.execute"]
+    assert names(Stage.EXECUTE, ("execute",)) == ["helmq.execute"]
+    # a rework round goes back to execute, and on to review when the job lists it
+    assert names(Stage.EXECUTE, ("classify", "execute", "review")) == [
+        "helmq.execute", "helmq.review"]

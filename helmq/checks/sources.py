@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 from helmq.errors import CheckError, InputError
 from helmq.repos import worktree
 from helmq.repos.proc import run_bounded
-from helmq.repos.worktree import git_env
+from helmq.repos.worktree import git_argv
 
 MAX_BYTES = 2_000_000
 """Files over this size are skipped: no document or settings file is that big."""
@@ -56,8 +56,7 @@ def tracked_files(root: Path) -> list[str]:
         raise CheckError(f"{root}: no such directory to check; check the repo path")
     try:
         proc = run_bounded(
-            ["git", "ls-files", "-z"], root, timeout=worktree.GIT_TIMEOUT, env=git_env(),
-            text=False,
+            git_argv("ls-files", "-z"), root, timeout=worktree.GIT_TIMEOUT, text=False,
         )
     except subprocess.TimeoutExpired:
         raise CheckError(

@@ -6,12 +6,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from helmq import runtime
 from helmq.cli.output import EXIT_PROBLEMS, EXIT_USAGE
 from helmq.cli.parser import build_parser
-from helmq.config.settings import Settings
 from helmq.errors import BrokerError, ConfigError, HelmqError, StoreError
-from helmq.runtime import Runtime
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -28,7 +25,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger().setLevel(logging.INFO)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
-        rt = runtime.install(Runtime(Settings.from_env(), migrate=True))
+        # Imported here: `--help` and a bad argument answer without loading the database layer.
+        from helmq import runtime
+        from helmq.config.settings import Settings
+
+        rt = runtime.install(runtime.Runtime(Settings.from_env(), migrate=True))
         try:
             return args.func(rt, args)
         finally:

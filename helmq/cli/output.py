@@ -8,10 +8,12 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from helmq.errors import ConfigError
-from helmq.runtime import Runtime
+
+if TYPE_CHECKING:
+    from helmq.runtime import Runtime
 
 log = logging.getLogger("helmq")
 

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 
 from helmq.cli.output import EXIT_OK, EXIT_PROBLEMS, emit, target_repos
 from helmq.errors import ConfigError
-from helmq.runtime import Runtime
 
 if TYPE_CHECKING:
     from celery import Celery
+
+    from helmq.runtime import Runtime
 
 
 def cmd_run_once(rt: Runtime, args: argparse.Namespace) -> int:

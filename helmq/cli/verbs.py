@@ -8,11 +8,14 @@ import logging
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from helmq.cli.output import EXIT_OK, EXIT_PROBLEMS, emit, target_repos
 from helmq.domain.model import Status
 from helmq.errors import ConfigError
-from helmq.runtime import Runtime
+
+if TYPE_CHECKING:
+    from helmq.runtime import Runtime
 
 log = logging.getLogger("helmq")
 
@@ -120,7 +123,7 @@ def cmd_show(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 def cmd_touch(rt: Runtime, args: argparse.Namespace) -> int:
-    from helmq.config.last_active import touch_last_active
+    from helmq.repos.last_active import touch_last_active
 
     touch_last_active(rt.settings.last_active_path, datetime.now(UTC))
     print(f"user active now ({rt.settings.last_active_path})")

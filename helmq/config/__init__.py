@@ -1,1 +1,1 @@
-"""Configuration: the one settings object (the environment), jobs.yaml, the last-active file."""
+"""Configuration: the one settings object (the environment) and jobs.yaml."""

@@ -6,12 +6,12 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from helmq.config.last_active import read_last_active
 from helmq.config.settings import Settings
 from helmq.domain.eligibility import matches_filter, recurrence_due, user_idle
 from helmq.domain.item import WorkItem
 from helmq.domain.jobs import JobsConfig
 from helmq.domain.model import Stage, Status
+from helmq.repos.last_active import read_last_active
 from helmq.stages.classify import EXECUTABLE_TIERS
 from helmq.store.repository import Dispatch, Repository
 

@@ -1,1 +1,2 @@
-"""Repositories on disk: subprocesses, file listings, walking folders, git worktrees."""
+"""The disk around helmq: subprocesses, file listings, walking folders, git worktrees, the
+last-active file."""

@@ -20,6 +20,7 @@ from helmq.repos.walk import (
     split_files,
     walk,
 )
+from helmq.repos.worktree import git_argv
 
 GIT_TIMEOUT = 300.0
 _BINARY_PROBE = 8192
@@ -73,10 +74,9 @@ class RepoFiles(Sequence[Path]):
 
 
 def _may_be_in_git_work_tree(root: Path) -> bool:
-    """False when git cannot find a work tree at root: no `.git` in root or above it and no
-    GIT_DIR in the environment. Spares a walked tree the start of a git process."""
-    if "GIT_DIR" in os.environ:
-        return True
+    """False when git cannot find a work tree at root: no `.git` in root or above it (helmq's
+    git commands never follow GIT_DIR: see `git_argv`). Spares a walked tree the start of a
+    git process."""
     return any(os.path.lexists(os.path.join(folder, ".git")) for folder in (root, *root.parents))
 
 
@@ -85,7 +85,7 @@ def _in_git_work_tree(root: Path) -> bool:
     if not _may_be_in_git_work_tree(root) or shutil.which("git") is None:
         return False
     try:
-        probe = run_bounded(["git", "-C", str(root), "rev-parse", "--is-inside-work-tree"],
+        probe = run_bounded(git_argv("-C", str(root), "rev-parse", "--is-inside-work-tree"),
                             None, timeout=GIT_TIMEOUT)
     except subprocess.TimeoutExpired:
         raise InputError(f"git did not answer within {GIT_TIMEOUT:g} s", file=str(root)) from None
@@ -96,8 +96,8 @@ def _git_files(root: Path) -> list[str]:
     """Tracked and untracked-but-not-ignored files under root, as git sees them."""
     try:
         listing = run_bounded(
-            ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others",
-             "--exclude-standard"], None, timeout=GIT_TIMEOUT, text=False)
+            git_argv("-C", str(root), "ls-files", "-z", "--cached", "--others",
+                     "--exclude-standard"), None, timeout=GIT_TIMEOUT, text=False)
     except subprocess.TimeoutExpired:
         raise InputError(f"git ls-files did not finish within {GIT_TIMEOUT:g} s",
                          file=str(root)) from None

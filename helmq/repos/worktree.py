@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 import posixpath
 import re
 import subprocess
@@ -58,11 +57,14 @@ class Worktree:
     """The user's repository directory (the checkout, or a directory inside it)."""
 
 
-def git_env() -> dict[str, str]:
-    """The environment for helmq's git commands: this repo only, never a prompt, a fixed author."""
-    env = {k: v for k, v in os.environ.items() if k not in _REDIRECTING_ENV}
-    env.update(_IDENTITY, GIT_TERMINAL_PROMPT="0")
-    return env
+def git_argv(*args: str) -> list[str]:
+    """The argv of a helmq git command: this repo only, never a prompt, a fixed author.
+
+    env(1) unsets the redirecting variables and sets the rest in the child alone, so helmq
+    never copies its own environment (which holds secrets) to hand it on."""
+    unset = [arg for name in _REDIRECTING_ENV for arg in ("-u", name)]
+    assign = [f"{k}={v}" for k, v in {**_IDENTITY, "GIT_TERMINAL_PROMPT": "0"}.items()]
+    return ["env", *unset, *assign, "git", *args]
 
 
 def _command(args: Sequence[str], limit: int = 200) -> str:
@@ -72,9 +74,7 @@ def _command(args: Sequence[str], limit: int = 200) -> str:
 
 def _git(cwd: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     try:
-        return run_bounded(
-            ["git", *_UNATTENDED, *args], cwd, timeout=GIT_TIMEOUT, env=git_env(), stdin=stdin
-        )
+        return run_bounded(git_argv(*_UNATTENDED, *args), cwd, timeout=GIT_TIMEOUT, stdin=stdin)
     except subprocess.TimeoutExpired:
         raise WorktreeError(
             f"{cwd}: `{_command(args)}` did not finish within {GIT_TIMEOUT:g} s and was "
@@ -226,7 +226,7 @@ def commit_all(wt: Worktree, message: str) -> str | None:
 def _end_of_options() -> tuple[str, ...]:
     """`--end-of-options` where git knows it (2.24 and later), else nothing."""
     try:
-        out = run_bounded(["git", "version"], None, timeout=GIT_TIMEOUT, env=git_env()).stdout
+        out = run_bounded(git_argv("version"), None, timeout=GIT_TIMEOUT).stdout
     except (OSError, subprocess.TimeoutExpired):
         return ()
     found = re.search(r"(\d+)\.(\d+)", out)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from helmq import __version__
 from helmq.config.settings import Settings
 from helmq.domain.jobs import JobsConfig
 from helmq.store.repository import Repository
-from helmq.web.context import Given, ScanStarter, UIContext
+from helmq.web.context import ScanStarter, UIContext
 from helmq.web.render import make_environment
 
 STATIC = Path(__file__).with_name("static")
@@ -47,7 +47,8 @@ class ServerTiming:
         await self.app(scope, receive, timed_send)
 
 
-def create_app(settings: Settings, *, repo: Given[Repository], jobs: Given[JobsConfig],
+def create_app(settings: Settings, *, repo: Repository | Callable[[], Repository],
+               jobs: JobsConfig | Callable[[], JobsConfig],
                scans: ScanStarter | None = None) -> FastAPI:
     """The helmq web UI and JSON API over the parts the composition root hands in (each a
     value, or a function that builds it on the first request that needs it)."""

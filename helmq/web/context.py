@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from fastapi import Request
 
@@ -14,8 +14,6 @@ from helmq.config.settings import Settings
 from helmq.domain.jobs import JobConfig, JobsConfig
 from helmq.store.repository import Repository
 from helmq.web.scans import ScanStarted
-
-T = TypeVar("T")
 
 
 class ScanStarter(Protocol):
@@ -26,17 +24,14 @@ class ScanStarter(Protocol):
     def wait_idle(self, timeout: float = 30.0) -> bool: ...
 
 
-Given = Callable[[], T] | T
-"""A part, or a function that builds it on first use (so creating the app opens nothing)."""
-
-
 @dataclass
 class UIContext:
-    """The parts the handlers use; each given one is resolved once, on first use."""
+    """The parts the handlers use: each is a value, or a function that builds it on first use
+    (so creating the app opens nothing), resolved once."""
 
     settings: Settings
-    repo_given: Given[Repository]
-    jobs_given: Given[JobsConfig]
+    repo_given: Repository | Callable[[], Repository]
+    jobs_given: JobsConfig | Callable[[], JobsConfig]
     scans_given: ScanStarter | None = None
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _built: dict[str, Any] = field(default_factory=dict, init=False, repr=False)

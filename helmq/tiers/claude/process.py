@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
-from helmq.config.last_active import read_last_active
+from helmq.repos.last_active import read_last_active
 from helmq.tiers.claude.config import PausePolicy
 from helmq.tiers.claude.stream import Progress, StreamWatcher
 
