@@ -22,8 +22,9 @@ from helmq.config.jobs import ClaudeSettings
 from helmq.config.last_active import touch_last_active
 from helmq.config.settings import Settings
 from helmq.domain.fingerprint import fingerprint
-from helmq.domain.item import Outcome, WorkItem
+from helmq.domain.item import WorkItem
 from helmq.domain.model import Finding, Stage, Status, Tier
+from helmq.domain.outcome import Outcome
 from helmq.errors import ConfigError
 from helmq.store.engine import make_engine
 from helmq.store.repository import Claim, Repository

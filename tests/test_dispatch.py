@@ -15,8 +15,8 @@ from helmq.config.settings import Settings
 from helmq.control.dispatch import dispatch_tick
 from helmq.discovery.registry import STRATEGIES
 from helmq.domain.fingerprint import fingerprint, item_key
-from helmq.domain.item import Outcome
 from helmq.domain.model import Finding, Stage, Status, Tier
+from helmq.domain.outcome import Outcome
 from helmq.store.engine import make_engine
 from helmq.store.repository import DISPATCH_LOCK_KEY, Repository
 

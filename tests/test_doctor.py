@@ -12,8 +12,8 @@ from helmq.config.jobs import Budget, Discovery, JobConfig, JobsConfig
 from helmq.config.settings import Settings
 from helmq.doctor.diagnose import Severity, diagnose, reconcile
 from helmq.domain.fingerprint import fingerprint, item_key
-from helmq.domain.item import Outcome
 from helmq.domain.model import Finding, Stage, Status
+from helmq.domain.outcome import Outcome
 from helmq.store.engine import make_engine
 from helmq.store.repository import Repository
 from helmq.store.rows import ScanCounts

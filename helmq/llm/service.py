@@ -17,8 +17,9 @@ from sqlalchemy import Engine
 from helmq.config.jobs import Budget as BudgetLimits
 from helmq.config.jobs import Vario
 from helmq.config.settings import Settings
-from helmq.domain.item import Outcome, WorkItem
+from helmq.domain.item import WorkItem
 from helmq.domain.model import Status
+from helmq.domain.outcome import Outcome
 from helmq.llm.budget import Budget, BudgetExceeded
 from helmq.llm.client import (
     DEFAULT_MODELS,

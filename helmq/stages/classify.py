@@ -12,8 +12,9 @@ from pydantic import BaseModel, Field
 
 from helmq.checks.registry import all_checks, get_check, match_check
 from helmq.domain.eligibility import matches_filter
-from helmq.domain.item import Outcome, WorkItem, filter_data
+from helmq.domain.item import WorkItem, filter_data
 from helmq.domain.model import Stage, Status, Tier
+from helmq.domain.outcome import Outcome
 from helmq.errors import UnknownCheckError
 from helmq.llm.service import llm_failure, usage_summary
 from helmq.tiers.context import StageContext

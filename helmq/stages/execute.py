@@ -9,8 +9,9 @@ from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 
 from helmq.checks.registry import Check, FixResult, Problem, get_check, reports_only, targeted
-from helmq.domain.item import Outcome, WorkItem
+from helmq.domain.item import WorkItem
 from helmq.domain.model import Stage, Status, Tier
+from helmq.domain.outcome import Outcome
 from helmq.errors import HelmqError
 from helmq.llm.budget import Budget, BudgetExceeded, Reservation
 from helmq.llm.service import llm_failure

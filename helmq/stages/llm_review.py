@@ -11,8 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from helmq.domain.item import Outcome, WorkItem
+from helmq.domain.item import WorkItem
 from helmq.domain.model import Stage, Status
+from helmq.domain.outcome import Outcome
 from helmq.llm.service import llm_failure, usage_summary
 from helmq.repos.worktree import Worktree, branch_diff, changed_files, prepare_worktree
 from helmq.tiers.context import StageContext

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from helmq.checks.registry import Check, Problem, get_check, reports_only
 from helmq.discovery.doc_health import SOURCE as DOC_HEALTH_SOURCE
-from helmq.domain.item import Outcome, WorkItem
+from helmq.domain.item import WorkItem
 from helmq.domain.model import Status, Tier
+from helmq.domain.outcome import Outcome
 from helmq.grammar.todo_tick import tick_todo
 from helmq.repos.worktree import Worktree, branch_diff, changed_files, commit_all, prepare_worktree
 from helmq.stages.execute import item_problems

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from helmq.config.settings import Settings
-from helmq.domain.item import Handoff, Outcome, WorkItem
+from helmq.domain.item import Handoff, WorkItem
 from helmq.domain.model import Stage, Status, Tier
+from helmq.domain.outcome import Outcome
 from helmq.errors import CheckError, HelmqError, WorktreeError
 from helmq.stages.classify import classify
 from helmq.stages.execute import execute

@@ -11,8 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from helmq.domain.item import Outcome, WorkItem
+from helmq.domain.item import WorkItem
 from helmq.domain.model import Stage, Status, Tier
+from helmq.domain.outcome import Outcome
 from helmq.errors import InputError
 from helmq.llm.service import Meter, llm_failure, usage_summary
 from helmq.repos.files import read_text_file, repo_files

@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from helmq.domain.item import Outcome, WorkItem
+from helmq.domain.item import WorkItem
 from helmq.domain.model import Stage, Status, Tier
+from helmq.domain.outcome import Outcome
 from helmq.errors import ConfigError
 from helmq.repos.worktree import Worktree, branch_diff, changed_files, commit_all, prepare_worktree
 from helmq.tiers.claude.config import ClaudeConfig, SessionLimits, resolve_bin
