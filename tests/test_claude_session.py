@@ -25,7 +25,7 @@ from helmq.domain.fingerprint import fingerprint
 from helmq.domain.item import WorkItem
 from helmq.domain.model import Finding, Stage, Status, Tier
 from helmq.domain.outcome import Outcome
-from helmq.errors import ConfigError
+from helmq.errors import ConfigError, SlotBusy
 from helmq.store.engine import make_engine
 from helmq.store.repository import Claim, Repository
 from helmq.store.session_queries import SessionQueries, tier_breakers
@@ -34,7 +34,7 @@ from helmq.tiers.claude.outcome import SessionOutcome, classify_session
 from helmq.tiers.claude.process import SessionRun, SessionSpec, Stop, group_alive, run_session
 from helmq.tiers.claude.prompt import build_prompt
 from helmq.tiers.claude.session import allow_list, cli_argv, cli_env, execute_claude
-from helmq.tiers.claude.slot import SlotBusy, session_slot
+from helmq.tiers.claude.slot import session_slot
 from helmq.tiers.claude.stream import StreamWatcher
 from helmq.tiers.claude.transcript import project_dir_name
 from helmq.tiers.context import StageContext

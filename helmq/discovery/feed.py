@@ -31,7 +31,7 @@ import helmq
 from helmq.discovery.result import ScanResult
 from helmq.domain.fingerprint import fingerprint, item_key
 from helmq.domain.model import Finding
-from helmq.errors import ConfigError, InputError
+from helmq.errors import ConfigError, HelmqError, InputError
 
 if TYPE_CHECKING:
     from helmq.config.jobs import Discovery
@@ -143,8 +143,8 @@ def fetch(url: str, *, timeout: float = TIMEOUT, max_bytes: int = MAX_BYTES,
 # --- parsing -------------------------------------------------------------------------------
 
 
-class _EntityDeclared(Exception):
-    pass
+class _EntityDeclared(HelmqError):
+    """The document declares an XML entity: parsing stops before any is expanded."""
 
 
 def _qname(name: str) -> str:

@@ -20,17 +20,9 @@ from helmq.config.settings import Settings
 from helmq.domain.item import WorkItem
 from helmq.domain.model import Status
 from helmq.domain.outcome import Outcome
-from helmq.llm.budget import Budget, BudgetExceeded
-from helmq.llm.client import (
-    DEFAULT_MODELS,
-    BadOutput,
-    LLMClient,
-    LLMConfig,
-    LLMError,
-    LLMResult,
-    LLMTimeout,
-    NoCredentials,
-)
+from helmq.errors import BadOutput, BudgetExceeded, LLMError, LLMTimeout, NoCredentials
+from helmq.llm.budget import Budget
+from helmq.llm.client import DEFAULT_MODELS, LLMClient, LLMConfig, LLMResult
 from helmq.store.ledger import Ledger
 from helmq.store.schema import utcnow
 

@@ -12,8 +12,8 @@ from helmq.checks.registry import Check, FixResult, Problem, get_check, reports_
 from helmq.domain.item import WorkItem
 from helmq.domain.model import Stage, Status, Tier
 from helmq.domain.outcome import Outcome
-from helmq.errors import HelmqError
-from helmq.llm.budget import Budget, BudgetExceeded, Reservation
+from helmq.errors import BudgetExceeded, HelmqError
+from helmq.llm.budget import Budget, Reservation
 from helmq.llm.service import llm_failure
 from helmq.repos.worktree import commit_all, prepare_worktree
 from helmq.tiers.context import StageContext

@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel, Field
 
-from helmq.errors import HelmqError
+from helmq.errors import EditRefused
 
 MAX_EDIT_BYTES = 1_000_000
 
@@ -26,14 +26,6 @@ class FileEdit(BaseModel):
         description="exact text that occurs once in the file and is replaced by `replace`; "
         "omit it to write the whole file with `replace`")
     replace: str = Field(description="the new text (the whole file when `search` is omitted)")
-
-
-class EditRefused(HelmqError):
-    """An edit that may not or cannot be applied; `failure_class` says which."""
-
-    def __init__(self, message: str, *, failure_class: str) -> None:
-        super().__init__(message)
-        self.failure_class = failure_class
 
 
 @dataclass(frozen=True)

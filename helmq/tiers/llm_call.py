@@ -14,12 +14,12 @@ from pydantic import BaseModel, Field
 from helmq.domain.item import WorkItem
 from helmq.domain.model import Stage, Status, Tier
 from helmq.domain.outcome import Outcome
-from helmq.errors import InputError
+from helmq.errors import EditRefused, InputError
 from helmq.llm.service import Meter, llm_failure, usage_summary
 from helmq.repos.files import read_text_file, repo_files
 from helmq.repos.worktree import Worktree, commit_all, prepare_worktree
 from helmq.tiers.context import StageContext
-from helmq.tiers.edits import EditRefused, FileEdit, apply_edits
+from helmq.tiers.edits import FileEdit, apply_edits
 
 MAX_FILE_CHARS = 40_000
 MAX_LISTED_FILES = 200
