@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from helmq.domain.item import WorkItem
 from helmq.domain.model import Stage, Status, Tier
 from helmq.domain.outcome import Outcome
-from helmq.llm.service import llm_failure, usage_summary
+from helmq.llm.ask import ask, usage_summary
 from helmq.tiers.context import StageContext
 
 HANDLER = "handlers.feed.process"
@@ -66,13 +66,10 @@ def process(item: WorkItem, ctx: StageContext) -> Outcome:
                        waiting_reason="tier_unavailable",
                        retry_after_seconds=ctx.retry_waiting_seconds)
     meter = ctx.llm.meter(item, Stage.EXECUTE.value, Tier.LLM_CALL.value)
-    try:
-        got = meter.json_call("execute", SYSTEM, prompt(item), Summary, max_tokens=1000)
-    except Exception as exc:
-        outcome = llm_failure(exc, meter, what=f"summarising feed entry {item.item_key}")
-        if outcome is None:
-            raise
-        return outcome
+    got = ask(meter, "execute", SYSTEM, prompt(item), Summary, max_tokens=1000,
+              what=f"summarising feed entry {item.item_key}")
+    if isinstance(got, Outcome):
+        return got
     assert got.data is not None
     answer = got.data
     link = item.data.get("link")

@@ -16,7 +16,7 @@ from helmq.domain.item import WorkItem, filter_data
 from helmq.domain.model import Stage, Status, Tier
 from helmq.domain.outcome import Outcome
 from helmq.errors import UnknownCheckError
-from helmq.llm.service import llm_failure, usage_summary
+from helmq.llm.ask import ask, usage_summary
 from helmq.tiers.context import StageContext
 
 # Tiers this helmq can execute.
@@ -141,14 +141,10 @@ def _ask(item: WorkItem, ctx: StageContext) -> tuple[dict, float] | Outcome:
                        waiting_reason="no_credentials",
                        retry_after_seconds=ctx.retry_waiting_seconds)
     meter = ctx.llm.meter(item, Stage.CLASSIFY.value, None)
-    try:
-        result = meter.json_call("classify", SYSTEM, _prompt(item), Classification,
-                                 max_tokens=600)
-    except Exception as exc:
-        outcome = llm_failure(exc, meter, what=f"classifying item {item.item_key}")
-        if outcome is None:
-            raise
-        return outcome
+    result = ask(meter, "classify", SYSTEM, _prompt(item), Classification, max_tokens=600,
+                 what=f"classifying item {item.item_key}")
+    if isinstance(result, Outcome):
+        return result
     assert result.data is not None
     stored = {**result.data.model_dump(), "cache_key": key, **usage_summary(result)}
     return stored, meter.cost_usd

@@ -13,8 +13,8 @@ from helmq.domain.item import WorkItem
 from helmq.domain.model import Stage, Status, Tier
 from helmq.domain.outcome import Outcome
 from helmq.errors import BudgetExceeded, HelmqError
+from helmq.llm.ask import failure_or_raise
 from helmq.llm.budget import Budget, Reservation
-from helmq.llm.service import llm_failure
 from helmq.repos.worktree import commit_all, prepare_worktree
 from helmq.tiers.context import StageContext
 from helmq.tiers.llm_call import EXECUTORS as LLM_EXECUTORS
@@ -122,9 +122,7 @@ def execute_claude_session(item: WorkItem, ctx: StageContext) -> Outcome:
             item_id=item.id, stage=Stage.EXECUTE.value, tier=Tier.CLAUDE_SESSION.value,
             item_since=since)
     except BudgetExceeded as exc:
-        outcome = llm_failure(exc, None, what=f"a Claude session for {item.item_key}")
-        assert outcome is not None
-        return outcome
+        return failure_or_raise(exc, None, what=f"a Claude session for {item.item_key}")
     bounded = replace(item, data={**item.data, "max_budget_usd": float(allowed)})
     try:
         outcome = execute_claude(bounded, ctx, repo=ctx.sessions, config=ctx.claude)

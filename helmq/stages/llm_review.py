@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from helmq.domain.item import WorkItem
 from helmq.domain.model import Stage, Status
 from helmq.domain.outcome import Outcome
-from helmq.llm.service import llm_failure, usage_summary
+from helmq.llm.ask import ask, usage_summary
 from helmq.repos.worktree import Worktree, branch_diff, changed_files, prepare_worktree
 from helmq.tiers.context import StageContext
 
@@ -86,14 +86,10 @@ def review_llm(item: WorkItem, ctx: StageContext, *, on_accept) -> Outcome:
                        waiting_reason="tier_unavailable",
                        retry_after_seconds=ctx.retry_waiting_seconds)
     meter = ctx.llm.meter(item, Stage.REVIEW.value, str(item.tier))
-    try:
-        got = meter.json_call("review", SYSTEM, _prompt(item, done, diff), Verdict,
-                              max_tokens=1500)
-    except Exception as exc:
-        outcome = llm_failure(exc, meter, what=f"reviewing item {item.item_key}")
-        if outcome is None:
-            raise
-        return outcome
+    got = ask(meter, "review", SYSTEM, _prompt(item, done, diff), Verdict, max_tokens=1500,
+              what=f"reviewing item {item.item_key}")
+    if isinstance(got, Outcome):
+        return got
     assert got.data is not None
     found = got.data
     verdict = {"verdict": found.verdict, "reasons": list(found.reasons),

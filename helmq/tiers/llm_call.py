@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
@@ -15,7 +14,8 @@ from helmq.domain.item import WorkItem
 from helmq.domain.model import Stage, Status, Tier
 from helmq.domain.outcome import Outcome
 from helmq.errors import EditRefused, InputError
-from helmq.llm.service import Meter, llm_failure, usage_summary
+from helmq.llm.ask import ask, ask_panel, usage_summary
+from helmq.llm.service import Meter
 from helmq.repos.files import read_text_file, repo_files
 from helmq.repos.worktree import Worktree, commit_all, prepare_worktree
 from helmq.tiers.context import StageContext
@@ -157,14 +157,10 @@ def execute_llm_call(item: WorkItem, ctx: StageContext) -> Outcome:
     if isinstance(started, Outcome):
         return started
     meter, wt = started
-    try:
-        got = meter.json_call("execute", SYSTEM, build_prompt(item, wt.path), Change,
-                              max_tokens=8000)
-    except Exception as exc:
-        outcome = llm_failure(exc, meter, what=f"llm_call for item {item.item_key}")
-        if outcome is None:
-            raise
-        return outcome
+    got = ask(meter, "execute", SYSTEM, build_prompt(item, wt.path), Change, max_tokens=8000,
+              what=f"llm_call for item {item.item_key}")
+    if isinstance(got, Outcome):
+        return got
     assert got.data is not None
     return _apply(item, wt, got.data, meter, {"usage": usage_summary(got)})
 
@@ -186,28 +182,11 @@ def execute_vario(item: WorkItem, ctx: StageContext) -> Outcome:
     assert ctx.llm is not None
     panel = ctx.llm.vario
     models = list(panel.models) or [ctx.llm.model_for("vario")] * panel.samples
-    prompt = build_prompt(item, wt.path)
-
-    def ask(model: str):
-        return meter.json_call("vario", VARIO_SYSTEM, prompt, VarioAnswer, max_tokens=8000,
-                               model=model)
-
-    with ThreadPoolExecutor(max_workers=len(models), thread_name_prefix="vario") as pool:
-        futures = [pool.submit(ask, m) for m in models]
-        results, errors = [], []
-        for model, future in zip(models, futures, strict=True):
-            try:
-                results.append((model, future.result()))
-            except Exception as exc:  # noqa: BLE001 - one member failing is not the panel
-                errors.append((model, exc))
-    if len(results) * 2 <= len(models):
-        # Without a majority of the panel there is no vote to follow.
-        exc = errors[0][1]
-        outcome = llm_failure(exc, meter, what=f"vario for item {item.item_key} "
-                              f"({len(errors)} of {len(models)} calls failed)")
-        if outcome is None:
-            raise exc
-        return outcome
+    asked = ask_panel(meter, models, "vario", VARIO_SYSTEM, build_prompt(item, wt.path),
+                      VarioAnswer, max_tokens=8000, what=f"vario for item {item.item_key}")
+    if isinstance(asked, Outcome):
+        return asked
+    results, errors = asked
     answers = [r.data for _, r in results]
     verdict, chosen = vote(answers)
     ballots = [{"model": m, "verdict": r.data.verdict, "reasons": r.data.reasons,
