@@ -12,6 +12,7 @@ from helmq.doctor.diagnose import FAILURE_ADVICE, WAITING_ADVICE
 from helmq.domain import outcome as outcome_module
 from helmq.domain.model import Stage, Status, Tier
 from helmq.domain.outcome import FailureClass, Outcome, WaitReason
+from helmq.tiers.claude.outcome import SessionOutcome
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,3 +93,8 @@ def test_the_domain_imports_nothing_of_helmq_outside_it_and_errors() -> None:
                 if name.split(".")[0] == "helmq":
                     assert name == "helmq.errors" or name.startswith("helmq.domain"), \
                         f"{path.name} imports {name}"
+
+
+def test_every_failed_session_outcome_is_a_failure_class() -> None:
+    waits = {SessionOutcome.OK, SessionOutcome.USER_RETURNED}
+    assert {str(s) for s in SessionOutcome if s not in waits} <= set(FailureClass)

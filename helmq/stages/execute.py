@@ -10,19 +10,15 @@ from pathlib import Path
 
 from helmq.checks.registry import Check, FixResult, Problem, get_check, reports_only, targeted
 from helmq.domain.item import WorkItem
-from helmq.domain.model import Stage, Status, Tier
-from helmq.domain.outcome import Outcome
+from helmq.domain.model import Stage, Tier
+from helmq.domain.outcome import FailureClass, Outcome, WaitReason
 from helmq.errors import BudgetExceeded, HelmqError
 from helmq.llm.ask import failure_or_raise
 from helmq.llm.budget import Budget, Reservation
-from helmq.repos.worktree import commit_all, prepare_worktree
+from helmq.repos.worktree import commit_all
 from helmq.tiers.context import StageContext
 from helmq.tiers.llm_call import EXECUTORS as LLM_EXECUTORS
-
-
-def _no_repo(item: WorkItem) -> Outcome:
-    msg = f"item {item.item_key} names no repository to work in"
-    return Outcome(Status.FAILED, "failed", msg, failure_class="no_repo", error=msg)
+from helmq.tiers.workspace import item_worktree, no_repo
 
 
 def item_problems(check: Check, root: Path, item: WorkItem) -> list[Problem]:
@@ -41,13 +37,13 @@ def _fix(check: Check, root: Path, item: WorkItem, problems: list[Problem]) -> F
 def _report_problems(check: Check, item: WorkItem) -> Outcome:
     """Record what a report-only check finds for the item; nothing is changed anywhere."""
     if not item.repo:
-        return _no_repo(item)
+        return no_repo(item)
     problems = item_problems(check, Path(item.repo), item)
     result = {"check": check.name, "problems": len(problems), "fixed": 0,
               "unfixed": [asdict(p) for p in problems], "notes": [], "scope": [],
               "reports_only": True}
-    return Outcome(Status.QUEUED, "ok", f"{check.name}: {len(problems)} problem(s) to report",
-                   stage=Stage.REVIEW, data={"execute": result})
+    return Outcome.next(Stage.REVIEW, f"{check.name}: {len(problems)} problem(s) to report",
+                        data={"execute": result})
 
 
 def execute_script(item: WorkItem, ctx: StageContext) -> Outcome:
@@ -61,13 +57,11 @@ def execute_script(item: WorkItem, ctx: StageContext) -> Outcome:
         fix = _fix(check, root, item, problems) if problems else None
         result = {"check": check.name, "problems": len(problems),
                   "fixed": fix.fixed if fix else 0, "unfixed": [], "scope": None}
-        return Outcome(Status.QUEUED, "ok", f"{check.name}: {len(problems)} problem(s)",
-                       stage=Stage.REVIEW, data={"execute": result})
+        return Outcome.next(Stage.REVIEW, f"{check.name}: {len(problems)} problem(s)",
+                            data={"execute": result})
     if not item.repo:
-        return _no_repo(item)
-    # A new run starts from the user's current HEAD; a rework round builds on its branch.
-    wt = prepare_worktree(Path(item.repo), ctx.worktrees_dir, item.item_key,
-                          fresh=item.review_rounds == 0)
+        return no_repo(item)
+    wt = item_worktree(item, ctx.worktrees_dir)
     problems = item_problems(check, wt.path, item)
     fix = _fix(check, wt.path, item, problems) if problems else None
     commit = commit_all(wt, f"helmq: {check.name}: {item.title}\n\nhelmq item {item.item_key}")
@@ -85,8 +79,7 @@ def execute_script(item: WorkItem, ctx: StageContext) -> Outcome:
     }
     msg = (f"{check.name}: {len(problems)} problem(s), {result['fixed']} fixed"
            + (f", committed {commit[:10]}" if commit else ", nothing to commit"))
-    return Outcome(Status.QUEUED, "ok", msg, stage=Stage.REVIEW, branch=wt.branch,
-                   data={"execute": result})
+    return Outcome.next(Stage.REVIEW, msg, branch=wt.branch, data={"execute": result})
 
 
 def execute_claude_session(item: WorkItem, ctx: StageContext) -> Outcome:
@@ -97,9 +90,9 @@ def execute_claude_session(item: WorkItem, ctx: StageContext) -> Outcome:
     `--max-budget-usd`, and its real cost committed after (the ceiling when the cost is
     unknown). A session that never started is charged nothing."""
     if ctx.claude is None:
-        msg = "the Claude session tier is not set up in this process; waiting"
-        return Outcome(Status.WAITING, "waiting", msg, waiting_reason="tier_unavailable",
-                       retry_after_seconds=ctx.retry_waiting_seconds)
+        return Outcome.waiting(WaitReason.TIER_UNAVAILABLE,
+                               "the Claude session tier is not set up in this process; waiting",
+                               retry_after=ctx.retry_waiting_seconds)
     from helmq.tiers.claude.session import execute_claude
 
     if ctx.llm is None:
@@ -168,12 +161,12 @@ def execute(item: WorkItem, ctx: StageContext) -> Outcome:
         handler = job_handler(item, ctx)
     except (ImportError, AttributeError) as exc:
         msg = f"job {item.job}: cannot load its handler: {exc}; fix `handler` in jobs.yaml"
-        return Outcome(Status.FAILED, "failed", msg, failure_class="bad_handler", error=msg)
+        return Outcome.failed(FailureClass.BAD_HANDLER, msg, error=msg)
     if handler is not None:
         return handler(item, ctx)
     executor = EXECUTORS.get(item.tier) if item.tier else None
     if executor is None:
-        msg = f"tier {item.tier} has no executor in this helmq version yet; waiting"
-        return Outcome(Status.WAITING, "waiting", msg, waiting_reason="tier_unavailable",
-                       retry_after_seconds=ctx.retry_waiting_seconds)
+        return Outcome.waiting(WaitReason.TIER_UNAVAILABLE,
+                               f"tier {item.tier} has no executor in this helmq version yet; "
+                               "waiting", retry_after=ctx.retry_waiting_seconds)
     return executor(item, ctx)

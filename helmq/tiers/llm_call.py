@@ -11,15 +11,16 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from helmq.domain.item import WorkItem
-from helmq.domain.model import Stage, Status, Tier
-from helmq.domain.outcome import Outcome
+from helmq.domain.model import Stage, Tier
+from helmq.domain.outcome import FailureClass, Outcome, WaitReason
 from helmq.errors import EditRefused, InputError
 from helmq.llm.ask import ask, ask_panel, usage_summary
 from helmq.llm.service import Meter
 from helmq.repos.files import read_text_file, repo_files
-from helmq.repos.worktree import Worktree, commit_all, prepare_worktree
+from helmq.repos.worktree import Worktree, commit_all
 from helmq.tiers.context import StageContext
 from helmq.tiers.edits import FileEdit, apply_edits
+from helmq.tiers.workspace import item_worktree, no_repo
 
 MAX_FILE_CHARS = 40_000
 MAX_LISTED_FILES = 200
@@ -120,34 +121,30 @@ def _apply(item: WorkItem, wt: Worktree, answer: Change, meter: Meter,
     earlier = ((item.data.get("execute") or {}).get("scope") or []) if item.review_rounds else []
     if not answer.edits:
         result |= {"files": [], "commit": None, "scope": earlier}
-        return Outcome(Status.QUEUED, "ok", f"{item.tier}: no edits; a report for review",
-                       stage=Stage.REVIEW, data={"execute": result}, cost_usd=meter.cost_usd)
+        return Outcome.next(Stage.REVIEW, f"{item.tier}: no edits; a report for review",
+                            data={"execute": result}, cost_usd=meter.cost_usd)
     try:
         files = apply_edits(wt.path, answer.edits)  # checks every edit before writing any
     except EditRefused as exc:
-        return Outcome(Status.FAILED, "failed", str(exc), failure_class=exc.failure_class,
-                       error=str(exc), cost_usd=meter.cost_usd,
-                       data={"execute": result | {"refused": str(exc)}})
+        return Outcome.failed(FailureClass(exc.failure_class), str(exc), error=str(exc),
+                              cost_usd=meter.cost_usd,
+                              data={"execute": result | {"refused": str(exc)}})
     commit = commit_all(wt, f"helmq: {item.title}\n\n{answer.summary}\n\nhelmq item "
                             f"{item.item_key}")
     result |= {"files": files, "commit": commit, "scope": sorted(set(earlier) | set(files))}
-    return Outcome(Status.QUEUED, "ok", f"{item.tier}: {len(files)} file(s) edited",
-                   stage=Stage.REVIEW, branch=wt.branch, data={"execute": result},
-                   cost_usd=meter.cost_usd)
+    return Outcome.next(Stage.REVIEW, f"{item.tier}: {len(files)} file(s) edited",
+                        branch=wt.branch, data={"execute": result}, cost_usd=meter.cost_usd)
 
 
 def _start(item: WorkItem, ctx: StageContext) -> tuple[Meter, Worktree] | Outcome:
     """The meter and the worktree (a new run from the user's HEAD, a rework round on its
     branch) for an LLM tier's execute, or why it cannot start."""
     if not item.repo:
-        msg = f"item {item.item_key} names no repository to work in"
-        return Outcome(Status.FAILED, "failed", msg, failure_class="no_repo", error=msg)
+        return no_repo(item)
     if ctx.llm is None:
-        return Outcome(Status.WAITING, "waiting", "no LLM service in this process",
-                       waiting_reason="tier_unavailable",
-                       retry_after_seconds=ctx.retry_waiting_seconds)
-    wt = prepare_worktree(Path(item.repo), ctx.worktrees_dir, item.item_key,
-                          fresh=item.review_rounds == 0)
+        return Outcome.waiting(WaitReason.TIER_UNAVAILABLE, "no LLM service in this process",
+                               retry_after=ctx.retry_waiting_seconds)
+    wt = item_worktree(item, ctx.worktrees_dir)
     return ctx.llm.meter(item, Stage.EXECUTE.value, str(item.tier)), wt
 
 
