@@ -9,7 +9,7 @@ from pathlib import Path
 from helmq.discovery.cache import FileCache, FileResult, read_all
 from helmq.discovery.result import ScanResult
 from helmq.domain.fingerprint import Occurrences, fingerprint, item_key, normalize_title
-from helmq.domain.model import Finding, Recurrence
+from helmq.domain.model import Finding, Recurrence, Source
 from helmq.errors import InputError
 from helmq.grammar.todo_md import parse_todo
 from helmq.repos.files import existing_repo, listed_files, read_text_file
@@ -46,7 +46,7 @@ def _file_findings(repo: Path, rel_path: str, text: str, result: FileResult) -> 
                 "title": entry.title,
                 "description": entry.description,
                 "scope": " > ".join(entry.scope),
-                "source": "todo_md",
+                "source": Source.TODO_MD,
                 "repo": repo_id,
                 "checkbox": entry.checkbox,
                 **dict.fromkeys(OWNED_TAGS),

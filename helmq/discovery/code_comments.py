@@ -11,12 +11,12 @@ from helmq.discovery.autodo_scan import OWNED_TAGS, TODO_NAMES, add_file_result,
 from helmq.discovery.cache import FileCache, FileResult, read_all
 from helmq.discovery.result import ScanResult
 from helmq.domain.fingerprint import Occurrences, fingerprint, item_key, normalize_title
-from helmq.domain.model import Finding
+from helmq.domain.model import Finding, Source
 from helmq.errors import InputError
 from helmq.grammar.comments import CommentSyntax, may_hold_marker, scan_comments, syntax_for
 from helmq.repos.files import decode_text, existing_repo, listed_files, read_file_bytes
 
-SOURCE = "code_comment"
+SOURCE = Source.CODE_COMMENT
 VENDORED_DIRS = frozenset({"vendor", "third_party", "node_modules", ".venv", "venv",
                            "site-packages", "dist", "build"})
 _GENERATED_NAME = re.compile(

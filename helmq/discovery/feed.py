@@ -30,7 +30,7 @@ from xml.parsers import expat
 import helmq
 from helmq.discovery.result import ScanResult
 from helmq.domain.fingerprint import fingerprint, item_key
-from helmq.domain.model import Finding
+from helmq.domain.model import Finding, Source
 from helmq.errors import ConfigError, HelmqError, InputError
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SOURCE = "feed"
+SOURCE = Source.FEED
 """The `data.source` of every item this strategy writes."""
 SCHEMES = frozenset({"http", "https", "file"})
 MAX_BYTES = 5 * 1024 * 1024
