@@ -25,6 +25,7 @@ T = TypeVar("T", bound=BaseModel)
 RETRY_LATER_SECONDS = 600.0
 """When a retryable API failure gives no retry-after: try the item again in ten minutes."""
 
+
 def ask(meter: Meter, role: str, system: str, prompt: str, schema: type[T], *, what: str,
         max_tokens: int, model: str | None = None) -> LLMResult[T] | Outcome:
     """One budgeted call, or the Outcome to end the stage with when it failed on the LLM side;

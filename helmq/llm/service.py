@@ -25,6 +25,7 @@ from helmq.store.ledger import Ledger
 
 T = TypeVar("T", bound=BaseModel)
 
+
 def llm_config(settings: Settings) -> LLMConfig:
     """The client configuration the environment describes."""
     return LLMConfig(

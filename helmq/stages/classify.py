@@ -18,9 +18,10 @@ from helmq.domain.outcome import FailureClass, Outcome, WaitReason
 from helmq.errors import UnknownCheckError
 from helmq.llm.ask import ask, usage_summary
 from helmq.tiers.context import StageContext
+from helmq.tiers.registry import EXECUTORS
 
-# Tiers this helmq can execute.
-EXECUTABLE_TIERS = frozenset({Tier.SCRIPT, Tier.LLM_CALL, Tier.VARIO, Tier.CLAUDE_SESSION})
+EXECUTABLE_TIERS = frozenset(EXECUTORS)
+"""Tiers this helmq can execute."""
 LLM_TIERS = frozenset({Tier.LLM_CALL, Tier.VARIO, Tier.CLAUDE_SESSION})
 
 PROMPT_VERSION = "classify-1"

@@ -6,16 +6,15 @@ from functools import partial
 from pathlib import Path
 
 from helmq.checks.registry import Check, Problem, get_check, reports_only
-from helmq.discovery.doc_health import SOURCE as DOC_HEALTH_SOURCE
 from helmq.domain.item import WorkItem
-from helmq.domain.model import Tier
+from helmq.domain.model import Source, Tier
 from helmq.domain.outcome import FailureClass, Outcome
 from helmq.grammar.todo_tick import tick_todo
 from helmq.repos.worktree import Worktree, branch_diff, changed_files, commit_all, prepare_worktree
-from helmq.stages.execute import item_problems
 from helmq.stages.llm_review import review_llm
 from helmq.stages.report import write_report
 from helmq.tiers.context import StageContext
+from helmq.tiers.script import item_problems
 
 LLM_REVIEWED = frozenset({Tier.LLM_CALL, Tier.VARIO, Tier.CLAUDE_SESSION})
 """Tiers whose result a model judges after the proofs (a script check's proof is enough)."""
@@ -26,7 +25,7 @@ def _tick_source(item: WorkItem, wt: Worktree) -> tuple[str | None, str | None]:
 
     The commit sha if the file changed, and why the tick was skipped if it was.
     """
-    if item.data.get("source") != "todo_md" or item.recurrence or not item.source_file:
+    if item.data.get("source") != Source.TODO_MD or item.recurrence or not item.source_file:
         return None, None
     path = wt.path / item.source_file
     # A symlink, an absolute path or `..` would have the tick rewrite a file outside the
@@ -115,7 +114,7 @@ def review(item: WorkItem, ctx: StageContext) -> Outcome:
         verdict = {"verdict": "needs_work", "reasons": [f"{check.name} still fires: {listed}"]}
         if done.get("fixed"):
             return Outcome.needs_work(verdict["reasons"][0], data={"review": verdict})
-        if item.data.get("source") == DOC_HEALTH_SOURCE:
+        if item.data.get("source") == Source.DOC_HEALTH:
             # A doc_health item is the problem itself: one the fixer cannot mend (a link to
             # a file that never existed) goes to a person, as ports and env vars do.
             return _reported(item, ctx, remaining, f"{check.name} cannot fix this; left for "
