@@ -12,10 +12,10 @@ from helmq.tiers.registry import Executor
 
 
 def job_handler(item: WorkItem, ctx: StageContext) -> Executor | None:
-    """The handler jobs.yaml names for an external job's items (`handler:`); None for the
-    items of internal jobs, which the built-in tiers execute."""
+    """The handler jobs.yaml names for the item's job (`handler:`), internal or external;
+    None when it names none."""
     job = ctx.jobs.jobs.get(item.job) if ctx.jobs is not None else None
-    if job is None or job.internal or not job.handler:
+    if job is None or not job.handler:
         return None
     module, _, name = job.handler.rpartition(".")
     return getattr(importlib.import_module(module), name)
