@@ -1,4 +1,4 @@
-"""The Claude session tier's executor: one headless `claude` session in the item's worktree.
+"""One headless `claude` session in the item's worktree (`tier` runs it under the budget).
 
 The session never touches the user's checkout (it runs in `helmq/<item_key>`'s worktree, with
 edits outside it refused), never outlives helmq's limits (max_minutes, pause policy, the
