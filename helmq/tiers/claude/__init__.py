@@ -7,6 +7,8 @@ leaves behind). `session` composes them into one session; `tier` runs it under t
 budget as the tier's `execute`.
 """
 
+from __future__ import annotations
+
 from helmq.tiers.claude.tier import execute
 
 __all__ = ["execute"]
