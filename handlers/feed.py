@@ -10,9 +10,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from helmq.domain.item import Outcome, WorkItem
-from helmq.domain.model import Stage, Status, Tier
-from helmq.llm.service import llm_failure, usage_summary
+from helmq.domain.item import WorkItem
+from helmq.domain.model import Stage, Tier
+from helmq.domain.outcome import Outcome, WaitReason
+from helmq.llm.ask import ask, usage_summary
 from helmq.tiers.context import StageContext
 
 HANDLER = "handlers.feed.process"
@@ -56,22 +57,17 @@ def prompt(item: WorkItem) -> str:
 def process(item: WorkItem, ctx: StageContext) -> Outcome:
     """Summarise the entry with one budgeted call and hand the summary to review."""
     if not ctx.llm_credentials or (ctx.llm is not None and not ctx.llm.has_credentials):
-        return Outcome(Status.WAITING, "waiting",
-                       f"summarising feed entry {item.item_key} needs ANTHROPIC_API_KEY; "
-                       "waiting until it is set", waiting_reason="no_credentials",
-                       retry_after_seconds=ctx.retry_waiting_seconds)
+        return Outcome.waiting(WaitReason.NO_CREDENTIALS,
+                               f"summarising feed entry {item.item_key} needs ANTHROPIC_API_KEY; "
+                               "waiting until it is set", retry_after=ctx.retry_waiting_seconds)
     if ctx.llm is None:
-        return Outcome(Status.WAITING, "waiting", "no LLM service in this process",
-                       waiting_reason="tier_unavailable",
-                       retry_after_seconds=ctx.retry_waiting_seconds)
+        return Outcome.waiting(WaitReason.TIER_UNAVAILABLE, "no LLM service in this process",
+                               retry_after=ctx.retry_waiting_seconds)
     meter = ctx.llm.meter(item, Stage.EXECUTE.value, Tier.LLM_CALL.value)
-    try:
-        got = meter.json_call("execute", SYSTEM, prompt(item), Summary, max_tokens=1000)
-    except Exception as exc:
-        outcome = llm_failure(exc, meter, what=f"summarising feed entry {item.item_key}")
-        if outcome is None:
-            raise
-        return outcome
+    got = ask(meter, "execute", SYSTEM, prompt(item), Summary, max_tokens=1000,
+              what=f"summarising feed entry {item.item_key}")
+    if isinstance(got, Outcome):
+        return got
     assert got.data is not None
     answer = got.data
     link = item.data.get("link")
@@ -81,5 +77,5 @@ def process(item: WorkItem, ctx: StageContext) -> Outcome:
               "action": answer.action, "relevance": answer.relevance, "report": report,
               "files": [], "scope": [], "calls": meter.calls, "models": meter.models,
               "cost_usd": meter.cost_usd, "usage": usage_summary(got)}
-    return Outcome(Status.QUEUED, "ok", f"summarised ({answer.relevance} relevance)",
-                   stage=Stage.REVIEW, data={"execute": result}, cost_usd=meter.cost_usd)
+    return Outcome.next(Stage.REVIEW, f"summarised ({answer.relevance} relevance)",
+                        data={"execute": result}, cost_usd=meter.cost_usd)

@@ -17,8 +17,9 @@ from sqlalchemy import Engine, insert
 
 from helmq.domain.clock import utcnow
 from helmq.domain.jobs import Budget as Limits
-from helmq.llm.budget import Budget, BudgetExceeded, next_utc_midnight
-from helmq.llm.client import ApiOverloaded, BadOutput, LLMClient, LLMConfig, Role
+from helmq.errors import ApiOverloaded, BadOutput, BudgetExceeded
+from helmq.llm.budget import Budget, next_utc_midnight
+from helmq.llm.client import LLMClient, LLMConfig, Role
 from helmq.llm.pricing import TokenUsage
 from helmq.store.engine import make_engine
 from helmq.store.ledger import Entry, Ledger, llm_costs

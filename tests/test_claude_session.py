@@ -20,10 +20,11 @@ from fake_anthropic import FakeAnthropic, hang, overloaded, slow, text, tool_use
 
 from helmq.config.settings import Settings
 from helmq.domain.fingerprint import fingerprint
-from helmq.domain.item import Outcome, WorkItem
+from helmq.domain.item import WorkItem
 from helmq.domain.jobs import ClaudeSettings
 from helmq.domain.model import Finding, Stage, Status, Tier
-from helmq.errors import ConfigError
+from helmq.domain.outcome import Outcome
+from helmq.errors import ConfigError, SlotBusy
 from helmq.repos.last_active import touch_last_active
 from helmq.runtime import claude_config
 from helmq.store.engine import make_engine
@@ -34,7 +35,7 @@ from helmq.tiers.claude.outcome import SessionOutcome, classify_session
 from helmq.tiers.claude.process import SessionRun, SessionSpec, Stop, group_alive, run_session
 from helmq.tiers.claude.prompt import build_prompt
 from helmq.tiers.claude.session import allow_list, cli_argv, cli_env, execute_claude
-from helmq.tiers.claude.slot import SlotBusy, session_slot
+from helmq.tiers.claude.slot import session_slot
 from helmq.tiers.claude.stream import StreamWatcher
 from helmq.tiers.claude.transcript import project_dir_name
 from helmq.tiers.context import StageContext

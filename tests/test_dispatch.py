@@ -14,9 +14,9 @@ from helmq.config.settings import Settings
 from helmq.control.dispatch import dispatch_tick
 from helmq.discovery.registry import STRATEGIES
 from helmq.domain.fingerprint import fingerprint, item_key
-from helmq.domain.item import Outcome
 from helmq.domain.jobs import JobsConfig
 from helmq.domain.model import Finding, Stage, Status, Tier
+from helmq.domain.outcome import Outcome
 from helmq.repos.last_active import touch_last_active
 from helmq.store.engine import make_engine
 from helmq.store.repository import DISPATCH_LOCK_KEY, Repository

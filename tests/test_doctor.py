@@ -12,9 +12,9 @@ from helmq.config.settings import Settings
 from helmq.doctor.diagnose import Severity, diagnose
 from helmq.doctor.fix import reconcile
 from helmq.domain.fingerprint import fingerprint, item_key
-from helmq.domain.item import Outcome
 from helmq.domain.jobs import Budget, Discovery, JobConfig, JobsConfig
 from helmq.domain.model import Finding, Stage, Status
+from helmq.domain.outcome import Outcome
 from helmq.runtime import stage_context
 from helmq.store.engine import make_engine
 from helmq.store.repository import Repository

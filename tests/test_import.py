@@ -12,8 +12,8 @@ from pathlib import Path
 
 from conftest import helmq_env, make_git_repo, run_helmq
 
-from helmq.domain.item import Outcome
 from helmq.domain.model import Status
+from helmq.domain.outcome import Outcome
 from helmq.grammar.queue_yaml import parse_queue
 from helmq.store.importing import import_queue, record_values
 from helmq.store.repository import Repository

@@ -26,20 +26,18 @@ from fake_anthropic import (
 )
 from pydantic import BaseModel
 
-from helmq.llm.client import (
+from helmq.errors import (
     ApiError,
     ApiOverloaded,
     AuthFailed,
     BadOutput,
     BadRequest,
-    LLMClient,
-    LLMConfig,
     LLMError,
     LLMTimeout,
     NoCredentials,
     RateLimited,
-    Role,
 )
+from helmq.llm.client import LLMClient, LLMConfig, Role
 from helmq.llm.pricing import (
     PRICES_AS_OF,
     TokenUsage,

@@ -23,7 +23,7 @@ from helmq.runtime import stage_context
 from helmq.stages.runner import run_stage
 from helmq.store.ledger import Ledger
 from helmq.store.repository import Repository
-from helmq.tiers.llm_call import VarioAnswer, vote
+from helmq.tiers.vario import VarioAnswer, vote
 
 KEY = "sk-ant-test-SECRET-0123456789"
 NEXT = {Stage.CLASSIFY: Stage.EXECUTE, Stage.EXECUTE: Stage.REVIEW}

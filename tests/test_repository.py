@@ -16,8 +16,8 @@ from helmq.control.scan import scan_jobs
 from helmq.discovery.registry import STRATEGIES
 from helmq.domain.eligibility import matches_filter
 from helmq.domain.fingerprint import fingerprint, item_key
-from helmq.domain.item import Outcome
 from helmq.domain.model import Finding, Recurrence, Stage, Status, Tier
+from helmq.domain.outcome import Outcome
 from helmq.errors import InputError
 from helmq.store.engine import make_engine
 from helmq.store.repository import SCAN_LOCK_KEY, Claim, Dispatch, Finish, Repository, ScanCounts

@@ -626,3 +626,24 @@ def test_a_chain_has_exactly_the_stages_its_job_lists() -> None:
     # a rework round goes back to execute, and on to review when the job lists it
     assert names(Stage.EXECUTE, ("classify", "execute", "review")) == [
         "helmq.execute", "helmq.review"]
+
+
+def test_without_classify_an_item_runs_on_the_tier_and_check_it_is_tagged_with(env: Env) -> None:
+    # Given a job that skips classify, and a TODO item that names its tier and check
+    jobs_with_stages(env, "execute", "review")
+    project = env.make_project({
+        "TODO.md": "# TODO\n\n- [ ] Mend the docs tier:script check:links\n",
+        "docs/index.md": "# Docs\n\nSee [setup](setup.md) to install.\n",
+        "docs/guide/setup.md": "# Setup\n"})
+    scan_jobs(env.repo, env.jobs, repos=[env.project])
+    [dispatched] = dispatch_tick(env.repo, env.jobs, env.settings, ignore_idle=True).dispatched
+
+    # When execute and review run
+    executed = env.step(Stage.EXECUTE, dispatched.handoff)
+    reviewed = env.step(Stage.REVIEW, executed.next)
+
+    # Then the links check fixed the link on the item's branch, and review accepted it
+    assert reviewed.next is None
+    item = env.item(dispatched.handoff)
+    assert (item.status, item.data["execute"]["check"]) == (Status.DONE, "links")
+    assert "[setup](guide/setup.md)" in git(project, "show", f"{item.branch}:docs/index.md")

@@ -10,7 +10,7 @@ from helmq.discovery.cache import FileCache, read_all
 from helmq.discovery.cache_entries import FileResult
 from helmq.discovery.result import ScanResult
 from helmq.domain.fingerprint import Occurrences, fingerprint, item_key, normalize_title
-from helmq.domain.model import Finding, Recurrence
+from helmq.domain.model import Finding, Recurrence, Source
 from helmq.errors import InputError
 from helmq.grammar.todo_md import parse_todo
 from helmq.repos.files import existing_repo, listed_files, read_text_file
@@ -47,7 +47,7 @@ def _file_findings(repo: Path, rel_path: str, text: str, result: FileResult) -> 
                 "title": entry.title,
                 "description": entry.description,
                 "scope": " > ".join(entry.scope),
-                "source": "todo_md",
+                "source": Source.TODO_MD,
                 "repo": repo_id,
                 "checkbox": entry.checkbox,
                 **dict.fromkeys(OWNED_TAGS),

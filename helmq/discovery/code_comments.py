@@ -12,14 +12,14 @@ from helmq.discovery.cache import FileCache, read_all
 from helmq.discovery.cache_entries import FileResult
 from helmq.discovery.result import ScanResult
 from helmq.domain.fingerprint import Occurrences, fingerprint, item_key, normalize_title
-from helmq.domain.model import Finding
+from helmq.domain.model import Finding, Source
 from helmq.errors import InputError
 from helmq.grammar.comment_markers import may_hold_marker
 from helmq.grammar.comment_syntax import CommentSyntax, syntax_for
 from helmq.grammar.comments import scan_comments
 from helmq.repos.files import decode_text, existing_repo, listed_files, read_file_bytes
 
-SOURCE = "code_comment"
+SOURCE = Source.CODE_COMMENT
 VENDORED_DIRS = frozenset({"vendor", "third_party", "node_modules", ".venv", "venv",
                            "site-packages", "dist", "build"})
 _GENERATED_NAME = re.compile(

@@ -21,11 +21,11 @@ from helmq.discovery.code_comments import is_generated, is_vendored
 from helmq.discovery.result import ScanResult
 from helmq.domain.fingerprint import fingerprint, item_key
 from helmq.domain.jobs import ConventionRule
-from helmq.domain.model import Finding
+from helmq.domain.model import Finding, Source
 from helmq.errors import InputError
 from helmq.repos.files import existing_repo, read_text_file, repo_files
 
-SOURCE = "conventions"
+SOURCE = Source.CONVENTIONS
 MAX_BYTES = 2_000_000
 _SHOWN_MATCHES = 20
 

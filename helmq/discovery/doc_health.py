@@ -22,13 +22,13 @@ from helmq.checks.sources import SourceTree
 from helmq.discovery.cache_signatures import file_signature
 from helmq.discovery.result import ScanResult
 from helmq.domain.fingerprint import fingerprint, item_key
-from helmq.domain.model import Finding, Recurrence
+from helmq.domain.model import Finding, Recurrence, Source
 from helmq.errors import CheckError, ConfigError, InputError
 from helmq.repos.files import existing_repo, repo_files
 
 log = logging.getLogger(__name__)
 
-SOURCE = "doc_health"
+SOURCE = Source.DOC_HEALTH
 """The `data.source` of every item this strategy writes."""
 CACHE_FORMAT = 1
 """Bump when what the checks derive from a repo changes: older caches are then ignored."""

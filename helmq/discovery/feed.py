@@ -30,12 +30,12 @@ import helmq
 from helmq.discovery.result import ScanResult
 from helmq.domain.fingerprint import fingerprint, item_key
 from helmq.domain.jobs import Discovery, check_url
-from helmq.domain.model import Finding
-from helmq.errors import ConfigError, InputError
+from helmq.domain.model import Finding, Source
+from helmq.errors import ConfigError, HelmqError, InputError
 
 log = logging.getLogger(__name__)
 
-SOURCE = "feed"
+SOURCE = Source.FEED
 """The `data.source` of every item this strategy writes."""
 MAX_BYTES = 5 * 1024 * 1024
 TIMEOUT = 20.0
@@ -129,8 +129,8 @@ def fetch(url: str, *, timeout: float = TIMEOUT, max_bytes: int = MAX_BYTES,
 # --- parsing -------------------------------------------------------------------------------
 
 
-class _EntityDeclared(Exception):
-    pass
+class _EntityDeclared(HelmqError):
+    """The document declares an XML entity: parsing stops before any is expanded."""
 
 
 def _qname(name: str) -> str:

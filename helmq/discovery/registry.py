@@ -17,6 +17,7 @@ from helmq.discovery.feed import SOURCE as FEED_SOURCE
 from helmq.discovery.feed import feed
 from helmq.discovery.result import ScanResult
 from helmq.domain.jobs import Discovery
+from helmq.domain.model import Source
 from helmq.errors import InputError
 from helmq.repos.files import existing_repo, repo_listing
 
@@ -88,7 +89,7 @@ STRATEGIES: dict[str, Strategy] = {
     "feed": feed,
 }
 SOURCES: dict[str, frozenset[str]] = {
-    "autodo_scan": frozenset({"todo_md", COMMENT_SOURCE}),
+    "autodo_scan": frozenset({Source.TODO_MD, COMMENT_SOURCE}),
     "conventions": frozenset({CONVENTIONS_SOURCE}),
     "doc_health": frozenset({DOC_HEALTH_SOURCE}),
     "feed": frozenset({FEED_SOURCE}),

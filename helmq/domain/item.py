@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict
 
@@ -76,31 +76,3 @@ def filter_data(data: dict[str, Any]) -> dict[str, Any]:
         if merged.get(key) is None and found.get(key) is not None:
             merged[key] = found[key]
     return merged
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a stage decided. The store applies it with a compare-and-set."""
-
-    status: Status
-    label: str
-    """Short outcome for the stage run: ok, accepted, needs_work, failed, waiting…"""
-    message: str
-    stage: Stage | None = None
-    """With status QUEUED: the next stage of the chain."""
-    tier: Tier | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-    """Merged into the item's data (top-level keys replace)."""
-    failure_class: str | None = None
-    waiting_reason: str | None = None
-    retry_after_seconds: float | None = None
-    """With status WAITING: when the item may be dispatched again."""
-    cost_usd: float = 0.0
-    branch: str | None = None
-    report_path: str | None = None
-    error: str | None = None
-
-    @property
-    def continues(self) -> bool:
-        """True when the chain goes on to another stage."""
-        return self.status is Status.QUEUED

@@ -72,6 +72,21 @@ TIER_QUEUE = {
 QUEUES = ("control", "script", "llm", "vario", "claude")
 
 
+class Source(StrEnum):
+    """Where discovery found an item (`data["source"]`); part of its fingerprint."""
+
+    TODO_MD = "todo_md"
+    """An entry of a TODO.md file (autodo_scan)."""
+    CODE_COMMENT = "code_comment"
+    """A TODO/FIXME comment in code (autodo_scan)."""
+    DOC_HEALTH = "doc_health"
+    """A problem a documentation check found (doc_health)."""
+    CONVENTIONS = "conventions"
+    """A breach of a convention rule (conventions)."""
+    FEED = "feed"
+    """An entry of an RSS or Atom feed (feed)."""
+
+
 class Recurrence(StrEnum):
     """How often a recurring item comes back after it is done."""
 

@@ -31,7 +31,7 @@ import yaml
 
 from helmq.domain.fingerprint import is_safe_key
 from helmq.domain.model import IN_FLIGHT, Recurrence, Status
-from helmq.errors import QueueImportError
+from helmq.errors import HelmqError, QueueImportError
 
 _STATUS_ALIASES = {
     "todo": Status.PENDING,
@@ -75,7 +75,7 @@ class QueueParse:
     errors: list[str]
 
 
-class _BadEntry(Exception):
+class _BadEntry(HelmqError):
     """One entry is unusable; the message is its reason."""
 
 

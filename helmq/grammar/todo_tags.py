@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from helmq.domain.model import Tier
+from helmq.errors import HelmqError
 
 TIERS = tuple(tier.value for tier in Tier)
 RISKS = ("low", "medium", "high")
@@ -33,7 +34,7 @@ _OBSIDIAN_DATE = frozenset("📅⏳🛫➕✅❌")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-class _BadTag(ValueError):
+class _BadTag(HelmqError):
     """A token names a tag key but its value is not allowed."""
 
 

@@ -14,30 +14,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from helmq.errors import HelmqError
-from helmq.llm.client import BadOutput, LLMError, LLMResult, LLMTimeout
+from helmq.errors import BadOutput, BudgetExceeded, LLMError, LLMTimeout
+from helmq.llm.client import LLMResult
 from helmq.llm.pricing import TokenUsage
-
-
-class BudgetExceeded(HelmqError):
-    """A call was refused before it was made: it would pass a budget, or its cost is unknown."""
-
-    reason = "budget"
-    """The item's waiting reason."""
-
-    def __init__(self, message: str, *, scope: str, retry_at: datetime | None) -> None:
-        super().__init__(message)
-        self.scope = scope
-        """`daily`, `per_item` or `unknown_cost`."""
-        self.retry_at = retry_at
-        """When dispatch may try again (next UTC midnight for `daily`); None: not by itself."""
-
-    def __reduce__(self):
-        return (_rebuild, (str(self), self.scope, self.retry_at))
-
-
-def _rebuild(message: str, scope: str, retry_at: datetime | None) -> BudgetExceeded:
-    return BudgetExceeded(message, scope=scope, retry_at=retry_at)
 
 
 class Limits(Protocol):

@@ -29,7 +29,18 @@ try:  # the HTTP library under the SDK: httpx2 from anthropic 2.x, httpx before
 except ImportError:  # pragma: no cover
     import httpx as _transport
 
-from helmq.errors import HelmqError
+from helmq.errors import (
+    ApiError,
+    ApiOverloaded,
+    AuthFailed,
+    BadOutput,
+    BadRequest,
+    HelmqError,
+    LLMError,
+    LLMTimeout,
+    NoCredentials,
+    RateLimited,
+)
 from helmq.llm.pricing import TokenUsage, cost, estimate_cost
 
 log = logging.getLogger(__name__)
@@ -90,81 +101,6 @@ class LLMResult(Generic[T]):
     request_id: str | None
     stop_reason: str | None
     attempts: int
-
-
-class LLMError(HelmqError):
-    """An LLM call failed; `failure_class` says how, `retryable` whether to try again later."""
-
-    failure_class = "api_error"
-    retryable = False
-
-    def __init__(self, message: str, *, status: int | None = None,
-                 request_id: str | None = None, retry_after: float | None = None,
-                 attempts: int = 1, result: LLMResult | None = None) -> None:
-        super().__init__(message)
-        self.status, self.request_id, self.retry_after = status, request_id, retry_after
-        self.attempts, self.result = attempts, result
-
-    def __reduce__(self):
-        kw = {"status": self.status, "request_id": self.request_id,
-              "retry_after": self.retry_after, "attempts": self.attempts, "result": self.result}
-        return (_rebuild, (type(self), str(self), kw))
-
-
-def _rebuild(cls: type[LLMError], message: str, kw: dict[str, Any]) -> LLMError:
-    return cls(message, **kw)
-
-
-class NoCredentials(LLMError):
-    """No API key is configured: LLM tiers wait (reason `no_credentials`)."""
-
-    failure_class = "no_credentials"
-
-
-class RateLimited(LLMError):
-    """429 after every retry."""
-
-    failure_class = "rate_limited"
-    retryable = True
-
-
-class ApiOverloaded(LLMError):
-    """529 overloaded after every retry."""
-
-    failure_class = "api_overloaded"
-    retryable = True
-
-
-class ApiError(LLMError):
-    """A 5xx, a connection failure or an error event mid-stream, after every retry."""
-
-    failure_class = "api_error"
-    retryable = True
-
-
-class LLMTimeout(LLMError):
-    """An attempt ran past `timeout`; it may have been billed, so it is not retried here."""
-
-    failure_class = "timeout"
-    retryable = True
-
-
-class BadRequest(LLMError):
-    """The API refused the request as malformed (400, 404, 413, 422): a bug, not a blip."""
-
-    failure_class = "bad_request"
-
-
-class AuthFailed(LLMError):
-    """The key was refused (401, 403) or the account cannot pay (402)."""
-
-    failure_class = "auth"
-
-
-class BadOutput(LLMError):
-    """The reply is not JSON matching the schema; `result` holds it with its (billed) cost."""
-
-    failure_class = "bad_output"
 
 
 _RETRIED = (RateLimited, ApiOverloaded, ApiError)
@@ -331,7 +267,7 @@ class LLMClient:
         return make(BadRequest, f"Anthropic API rejected the request ({detail})", **kw)
 
 
-class _Expired(Exception):
+class _Expired(HelmqError):
     """The wall-clock timer closed the stream."""
 
 

@@ -2,37 +2,24 @@
 a meter per stage run that adds up what its calls cost.
 
 Every call is budgeted: an estimate is reserved before it (fail closed), the real cost is
-committed after it. A stage turns the errors into an Outcome with `llm_failure`."""
+committed after it. `helmq.llm.ask` turns a call's errors into an Outcome."""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel
 
-from helmq.domain.clock import utcnow
-from helmq.domain.item import Outcome, WorkItem
+from helmq.domain.item import WorkItem
 from helmq.domain.jobs import Vario
-from helmq.domain.model import Status
-from helmq.llm.budget import Budget, BudgetExceeded
-from helmq.llm.client import (
-    DEFAULT_MODELS,
-    BadOutput,
-    LLMClient,
-    LLMConfig,
-    LLMError,
-    LLMResult,
-    LLMTimeout,
-    NoCredentials,
-)
+from helmq.errors import BadOutput, LLMTimeout
+from helmq.llm.budget import Budget
+from helmq.llm.client import DEFAULT_MODELS, LLMClient, LLMConfig, LLMResult
 
 T = TypeVar("T", bound=BaseModel)
-
-RETRY_LATER_SECONDS = 600.0
-"""When a retryable API failure gives no retry-after: try the item again in ten minutes."""
 
 
 class LLMService:
@@ -117,38 +104,3 @@ class Meter:
     @property
     def cost_usd(self) -> float:
         return float(self.cost)
-
-
-def llm_failure(exc: Exception, meter: Meter | None, *, what: str) -> Outcome | None:
-    """The Outcome for an LLM-side failure of a stage, or None when `exc` is not one.
-
-    No key and an exhausted budget make the item wait; an API that keeps failing makes it
-    wait and retry later (the stage run records the failure class); output that is not what
-    was asked for fails the item as `bad_output`."""
-    cost = meter.cost_usd if meter is not None else 0.0
-    if isinstance(exc, NoCredentials):
-        return Outcome(Status.WAITING, "waiting", f"{what} needs ANTHROPIC_API_KEY; waiting "
-                       "until it is set", waiting_reason="no_credentials", cost_usd=cost)
-    if isinstance(exc, BudgetExceeded):
-        # The next UTC day for the daily budget; an hour for the per-item one, so that a
-        # raised budget.per_item_usd lets the item go on without a person's retry.
-        retry = (exc.retry_at - utcnow()).total_seconds() if exc.retry_at else 3600.0
-        return Outcome(Status.WAITING, "waiting", f"{what}: {exc}", waiting_reason="budget",
-                       failure_class="budget", retry_after_seconds=max(retry, 60.0),
-                       cost_usd=cost)
-    if not isinstance(exc, LLMError):
-        return None
-    if exc.retryable:
-        wait = exc.retry_after if exc.retry_after else RETRY_LATER_SECONDS
-        return Outcome(Status.WAITING, "failed", f"{what}: {exc}; retrying in {wait:.0f} s",
-                       failure_class=exc.failure_class, waiting_reason=exc.failure_class,
-                       retry_after_seconds=wait, cost_usd=cost, error=str(exc))
-    return Outcome(Status.FAILED, "failed", f"{what}: {exc}", failure_class=exc.failure_class,
-                   cost_usd=cost, error=str(exc))
-
-
-def usage_summary(result: LLMResult[Any]) -> dict[str, Any]:
-    """What a stage keeps about one call: model, tokens, cost."""
-    return {"model": result.model, "tokens": result.usage.as_dict(),
-            "cost_usd": float(result.cost_usd) if result.cost_usd is not None else None,
-            "request_id": result.request_id}

@@ -12,14 +12,16 @@ from pydantic import BaseModel, Field
 
 from helmq.checks.registry import all_checks, get_check, match_check
 from helmq.domain.eligibility import matches_filter
-from helmq.domain.item import Outcome, WorkItem, filter_data
-from helmq.domain.model import Stage, Status, Tier
+from helmq.domain.item import WorkItem, filter_data
+from helmq.domain.model import Stage, Tier
+from helmq.domain.outcome import FailureClass, Outcome, WaitReason
 from helmq.errors import UnknownCheckError
-from helmq.llm.service import llm_failure, usage_summary
+from helmq.llm.ask import ask, usage_summary
 from helmq.tiers.context import StageContext
+from helmq.tiers.registry import EXECUTORS
 
-# Tiers this helmq can execute.
-EXECUTABLE_TIERS = frozenset({Tier.SCRIPT, Tier.LLM_CALL, Tier.VARIO, Tier.CLAUDE_SESSION})
+EXECUTABLE_TIERS = frozenset(EXECUTORS)
+"""Tiers this helmq can execute."""
 LLM_TIERS = frozenset({Tier.LLM_CALL, Tier.VARIO, Tier.CLAUDE_SESSION})
 
 PROMPT_VERSION = "classify-1"
@@ -135,19 +137,14 @@ def _ask(item: WorkItem, ctx: StageContext) -> tuple[dict, float] | Outcome:
     if cached and cached.get("cache_key") == key:
         return cached, 0.0
     if ctx.llm is None or not ctx.llm.has_credentials:
-        return Outcome(Status.WAITING, "waiting", "no rule places it and classifying it needs "
-                       "ANTHROPIC_API_KEY; waiting until it is set", tier=Tier.CLAUDE_SESSION,
-                       waiting_reason="no_credentials",
-                       retry_after_seconds=ctx.retry_waiting_seconds)
+        return Outcome.waiting(WaitReason.NO_CREDENTIALS, "no rule places it and classifying it "
+                               "needs ANTHROPIC_API_KEY; waiting until it is set",
+                               retry_after=ctx.retry_waiting_seconds, tier=Tier.CLAUDE_SESSION)
     meter = ctx.llm.meter(item, Stage.CLASSIFY.value, None)
-    try:
-        result = meter.json_call("classify", SYSTEM, _prompt(item), Classification,
-                                 max_tokens=600)
-    except Exception as exc:
-        outcome = llm_failure(exc, meter, what=f"classifying item {item.item_key}")
-        if outcome is None:
-            raise
-        return outcome
+    result = ask(meter, "classify", SYSTEM, _prompt(item), Classification, max_tokens=600,
+                 what=f"classifying item {item.item_key}")
+    if isinstance(result, Outcome):
+        return result
     assert result.data is not None
     stored = {**result.data.model_dump(), "cache_key": key, **usage_summary(result)}
     return stored, meter.cost_usd
@@ -158,11 +155,10 @@ def classify(item: WorkItem, ctx: StageContext) -> Outcome:
     try:
         decided = _decide(item)
     except UnknownCheckError as exc:
-        return Outcome(Status.FAILED, "failed", str(exc), failure_class="unknown_check",
-                       error=str(exc))
+        return Outcome.failed(FailureClass.UNKNOWN_CHECK, str(exc), error=str(exc))
     except ValueError:
         msg = f"item {item.item_key} has an unknown tier {item.data.get('tier')!r}"
-        return Outcome(Status.FAILED, "failed", msg, failure_class="bad_item", error=msg)
+        return Outcome.failed(FailureClass.BAD_ITEM, msg, error=msg)
     cost, llm = 0.0, None
     if decided is not None:
         tier, check, why = decided
@@ -179,20 +175,20 @@ def classify(item: WorkItem, ctx: StageContext) -> Outcome:
                            **({"llm": llm, "plan": llm["plan"]} if llm else {})}}
     held = _held(item, result, ctx)
     if held is not None:
-        return Outcome(Status.WAITING, "waiting", held, tier=tier, data=result, cost_usd=cost,
-                       waiting_reason="filtered", retry_after_seconds=ctx.retry_waiting_seconds)
+        return Outcome.waiting(WaitReason.FILTERED, held, retry_after=ctx.retry_waiting_seconds,
+                               tier=tier, data=result, cost_usd=cost)
     if tier in LLM_TIERS and not ctx.llm_credentials:
-        return Outcome(Status.WAITING, "waiting",
-                       f"tier {tier} needs ANTHROPIC_API_KEY; waiting until it is set",
-                       tier=tier, data=result, waiting_reason="no_credentials",
-                       retry_after_seconds=ctx.retry_waiting_seconds, cost_usd=cost)
+        return Outcome.waiting(WaitReason.NO_CREDENTIALS,
+                               f"tier {tier} needs ANTHROPIC_API_KEY; waiting until it is set",
+                               retry_after=ctx.retry_waiting_seconds, tier=tier, data=result,
+                               cost_usd=cost)
     if tier not in EXECUTABLE_TIERS:
-        return Outcome(Status.WAITING, "waiting",
-                       f"tier {tier} has no executor in this helmq version yet; waiting",
-                       tier=tier, data=result, waiting_reason="tier_unavailable",
-                       retry_after_seconds=ctx.retry_waiting_seconds, cost_usd=cost)
-    return Outcome(Status.QUEUED, "ok", f"tier {tier}: {why}", stage=Stage.EXECUTE, tier=tier,
-                   data=result, cost_usd=cost)
+        return Outcome.waiting(WaitReason.TIER_UNAVAILABLE,
+                               f"tier {tier} has no executor in this helmq version yet; waiting",
+                               retry_after=ctx.retry_waiting_seconds, tier=tier, data=result,
+                               cost_usd=cost)
+    return Outcome.next(Stage.EXECUTE, f"tier {tier}: {why}", tier=tier, data=result,
+                        cost_usd=cost)
 
 
 def _held(item: WorkItem, result: dict, ctx: StageContext) -> str | None:

@@ -6,14 +6,16 @@ changes."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from helmq.domain.item import Outcome, WorkItem
-from helmq.domain.model import Stage, Status
-from helmq.llm.service import llm_failure, usage_summary
+from helmq.domain.item import WorkItem
+from helmq.domain.model import Stage
+from helmq.domain.outcome import FailureClass, Outcome, WaitReason
+from helmq.llm.ask import ask, usage_summary
 from helmq.repos.worktree import Worktree, branch_diff, changed_files, prepare_worktree
 from helmq.tiers.context import StageContext
 
@@ -67,8 +69,8 @@ def _proof(item: WorkItem, ctx: StageContext, done: dict) -> tuple[Worktree | No
     outside = sorted(set(changed_files(wt)) - set(scope))
     if outside:
         msg = f"the branch changes files the answer did not edit: {', '.join(outside)}"
-        return Outcome(Status.FAILED, "failed", msg, failure_class="out_of_scope",
-                       data={"review": {"verdict": "failed", "reasons": [msg]}})
+        return Outcome.failed(FailureClass.OUT_OF_SCOPE, msg,
+                              data={"review": {"verdict": "failed", "reasons": [msg]}})
     return wt, branch_diff(wt)
 
 
@@ -81,31 +83,24 @@ def review_llm(item: WorkItem, ctx: StageContext, *, on_accept) -> Outcome:
         return proof
     wt, diff = proof
     if ctx.llm is None:
-        return Outcome(Status.WAITING, "waiting", "no LLM service in this process to review",
-                       waiting_reason="tier_unavailable",
-                       retry_after_seconds=ctx.retry_waiting_seconds)
+        return Outcome.waiting(WaitReason.TIER_UNAVAILABLE,
+                               "no LLM service in this process to review",
+                               retry_after=ctx.retry_waiting_seconds)
     meter = ctx.llm.meter(item, Stage.REVIEW.value, str(item.tier))
-    try:
-        got = meter.json_call("review", SYSTEM, _prompt(item, done, diff), Verdict,
-                              max_tokens=1500)
-    except Exception as exc:
-        outcome = llm_failure(exc, meter, what=f"reviewing item {item.item_key}")
-        if outcome is None:
-            raise
-        return outcome
+    got = ask(meter, "review", SYSTEM, _prompt(item, done, diff), Verdict, max_tokens=1500,
+              what=f"reviewing item {item.item_key}")
+    if isinstance(got, Outcome):
+        return got
     assert got.data is not None
     found = got.data
     verdict = {"verdict": found.verdict, "reasons": list(found.reasons),
                "feedback": found.feedback, "by": "llm", **usage_summary(got)}
     cost = meter.cost_usd
     if found.verdict == "needs_work":
-        return Outcome(Status.NEEDS_WORK, "needs_work",
-                       f"review asks for another round: {found.feedback or found.reasons}",
-                       data={"review": verdict}, cost_usd=cost)
+        return Outcome.needs_work(
+            f"review asks for another round: {found.feedback or found.reasons}",
+            data={"review": verdict}, cost_usd=cost)
     if found.verdict == "reject":
-        return Outcome(Status.REJECTED, "rejected",
-                       "rejected: " + "; ".join(found.reasons or ["no reason given"]),
-                       data={"review": verdict}, cost_usd=cost)
-    settled = on_accept(item, wt, verdict, diff)
-    return Outcome(settled.status, settled.label, settled.message, data=settled.data,
-                   branch=settled.branch, report_path=settled.report_path, cost_usd=cost)
+        return Outcome.rejected("rejected: " + "; ".join(found.reasons or ["no reason given"]),
+                                data={"review": verdict}, cost_usd=cost)
+    return replace(on_accept(item, wt, verdict, diff), cost_usd=cost)

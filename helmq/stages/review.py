@@ -6,15 +6,15 @@ from functools import partial
 from pathlib import Path
 
 from helmq.checks.registry import Check, Problem, get_check, reports_only
-from helmq.discovery.doc_health import SOURCE as DOC_HEALTH_SOURCE
-from helmq.domain.item import Outcome, WorkItem
-from helmq.domain.model import Status, Tier
+from helmq.domain.item import WorkItem
+from helmq.domain.model import Source, Tier
+from helmq.domain.outcome import FailureClass, Outcome
 from helmq.grammar.todo_tick import tick_todo
 from helmq.repos.worktree import Worktree, branch_diff, changed_files, commit_all, prepare_worktree
-from helmq.stages.execute import item_problems
 from helmq.stages.llm_review import review_llm
 from helmq.stages.report import write_report
 from helmq.tiers.context import StageContext
+from helmq.tiers.script import item_problems
 
 LLM_REVIEWED = frozenset({Tier.LLM_CALL, Tier.VARIO, Tier.CLAUDE_SESSION})
 """Tiers whose result a model judges after the proofs (a script check's proof is enough)."""
@@ -25,7 +25,7 @@ def _tick_source(item: WorkItem, wt: Worktree) -> tuple[str | None, str | None]:
 
     The commit sha if the file changed, and why the tick was skipped if it was.
     """
-    if item.data.get("source") != "todo_md" or item.recurrence or not item.source_file:
+    if item.data.get("source") != Source.TODO_MD or item.recurrence or not item.source_file:
         return None, None
     path = wt.path / item.source_file
     # A symlink, an absolute path or `..` would have the tick rewrite a file outside the
@@ -50,13 +50,13 @@ def _review_report(item: WorkItem, check: Check, ctx: StageContext) -> Outcome:
     """Done either way: the problem is gone, or a report tells a person what and where."""
     if not item.repo:
         msg = f"item {item.item_key} names no repository to review in"
-        return Outcome(Status.FAILED, "failed", msg, failure_class="no_repo", error=msg)
+        return Outcome.failed(FailureClass.NO_REPO, msg, error=msg)
     remaining = item_problems(check, Path(item.repo), item)
     if not remaining:
         verdict = {"verdict": "accept", "reasons": [f"{check.name} no longer fires"]}
         report = write_report(ctx.reports_dir, item, verdict, diff="")
-        return Outcome(Status.DONE, "accepted", f"accepted: {check.name} no longer fires",
-                       data={"review": verdict}, report_path=str(report))
+        return Outcome.done(f"accepted: {check.name} no longer fires", data={"review": verdict},
+                            report_path=str(report))
     return _reported(item, ctx, remaining, f"{check.name} reports {len(remaining)} problem(s) "
                      "for a person to settle; this check changes no file")
 
@@ -66,8 +66,8 @@ def _reported(item: WorkItem, ctx: StageContext, remaining: list[Problem],
     """Done with a report that tells a person what is left and where."""
     verdict = {"verdict": "reported", "reasons": [reason]}
     report = write_report(ctx.reports_dir, item, verdict, diff="", problems=remaining)
-    return Outcome(Status.DONE, "reported", f"reported: {remaining[0].message}",
-                   data={"review": verdict}, report_path=str(report))
+    return Outcome.done(f"reported: {remaining[0].message}", label="reported",
+                        data={"review": verdict}, report_path=str(report))
 
 
 def _settle_llm(ctx: StageContext, item: WorkItem, wt: Worktree | None, verdict: dict,
@@ -83,9 +83,8 @@ def _settle_llm(ctx: StageContext, item: WorkItem, wt: Worktree | None, verdict:
         diff = branch_diff(wt)
     verdict = {**verdict, "reasons": reasons}
     report = write_report(ctx.reports_dir, item, verdict, diff=diff)
-    return Outcome(Status.DONE, "accepted", "accepted: " + "; ".join(reasons),
-                   data={"review": verdict}, branch=wt.branch if wt else None,
-                   report_path=str(report))
+    return Outcome.done("accepted: " + "; ".join(reasons), data={"review": verdict},
+                        branch=wt.branch if wt else None, report_path=str(report))
 
 
 def review(item: WorkItem, ctx: StageContext) -> Outcome:
@@ -100,31 +99,29 @@ def review(item: WorkItem, ctx: StageContext) -> Outcome:
         remaining = item_problems(check, Path(item.repo) if item.repo else ctx.worktrees_dir,
                                   item)
         if remaining:
-            return Outcome(Status.FAILED, "failed", f"{check.name} still fires",
-                           failure_class="unfixable")
+            return Outcome.failed(FailureClass.UNFIXABLE, f"{check.name} still fires")
         verdict = {"verdict": "accept", "reasons": [f"{check.name} no longer fires"]}
         report = write_report(ctx.reports_dir, item, verdict, diff="")
-        return Outcome(Status.DONE, "accepted", f"accepted: {check.name} no longer fires",
-                       data={"review": verdict}, report_path=str(report))
+        return Outcome.done(f"accepted: {check.name} no longer fires", data={"review": verdict},
+                            report_path=str(report))
     if not item.repo:
         msg = f"item {item.item_key} names no repository to review in"
-        return Outcome(Status.FAILED, "failed", msg, failure_class="no_repo", error=msg)
+        return Outcome.failed(FailureClass.NO_REPO, msg, error=msg)
     wt = prepare_worktree(Path(item.repo), ctx.worktrees_dir, item.item_key)
     remaining = item_problems(check, wt.path, item)
     if remaining:
         listed = "; ".join(f"{p.file}:{p.line}: {p.message}" for p in remaining[:10])
         verdict = {"verdict": "needs_work", "reasons": [f"{check.name} still fires: {listed}"]}
         if done.get("fixed"):
-            return Outcome(Status.NEEDS_WORK, "needs_work", verdict["reasons"][0],
-                           data={"review": verdict})
-        if item.data.get("source") == DOC_HEALTH_SOURCE:
+            return Outcome.needs_work(verdict["reasons"][0], data={"review": verdict})
+        if item.data.get("source") == Source.DOC_HEALTH:
             # A doc_health item is the problem itself: one the fixer cannot mend (a link to
             # a file that never existed) goes to a person, as ports and env vars do.
             return _reported(item, ctx, remaining, f"{check.name} cannot fix this; left for "
                              "a person to settle")
         verdict["verdict"] = "failed"
-        return Outcome(Status.FAILED, "failed", f"{check.name} cannot fix: {listed}",
-                       failure_class="unfixable", data={"review": verdict})
+        return Outcome.failed(FailureClass.UNFIXABLE, f"{check.name} cannot fix: {listed}",
+                              data={"review": verdict})
     scope = done.get("scope")
     changed = changed_files(wt)
     if scope is not None:
@@ -132,8 +129,8 @@ def review(item: WorkItem, ctx: StageContext) -> Outcome:
         if outside:
             verdict = {"verdict": "failed",
                        "reasons": [f"diff touches files outside its scope: {', '.join(outside)}"]}
-            return Outcome(Status.FAILED, "failed", verdict["reasons"][0],
-                           failure_class="out_of_scope", data={"review": verdict})
+            return Outcome.failed(FailureClass.OUT_OF_SCOPE, verdict["reasons"][0],
+                                  data={"review": verdict})
     reasons = [f"{check.name} no longer fires on {wt.branch}"]
     if changed:
         reasons.append(f"diff stays in scope ({len(changed)} file(s))")
@@ -144,5 +141,5 @@ def review(item: WorkItem, ctx: StageContext) -> Outcome:
         reasons.append(skipped)
     verdict = {"verdict": "accept", "reasons": reasons}
     report = write_report(ctx.reports_dir, item, verdict, diff=branch_diff(wt))
-    return Outcome(Status.DONE, "accepted", "accepted: " + "; ".join(reasons),
-                   data={"review": verdict}, branch=wt.branch, report_path=str(report))
+    return Outcome.done("accepted: " + "; ".join(reasons), data={"review": verdict},
+                        branch=wt.branch, report_path=str(report))

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from helmq.config.settings import Settings
-from helmq.domain.item import Handoff, Outcome, WorkItem
+from helmq.domain.item import Handoff, WorkItem
 from helmq.domain.model import Stage, Status, Tier
+from helmq.domain.outcome import FailureClass, Outcome
 from helmq.errors import CheckError, HelmqError, WorktreeError
 from helmq.stages.classify import classify
 from helmq.stages.execute import execute
@@ -25,10 +26,10 @@ STAGES: dict[Stage, Callable[[WorkItem, StageContext], Outcome]] = {
     Stage.REVIEW: review,
 }
 
-FAILURE_CLASSES: tuple[tuple[type[Exception], str], ...] = (
-    (WorktreeError, "worktree"),
-    (CheckError, "check_error"),
-    (HelmqError, "error"),
+FAILURE_CLASSES: tuple[tuple[type[Exception], FailureClass], ...] = (
+    (WorktreeError, FailureClass.WORKTREE),
+    (CheckError, FailureClass.CHECK_ERROR),
+    (HelmqError, FailureClass.ERROR),
 )
 
 
@@ -44,16 +45,15 @@ def _failure(exc: Exception) -> Outcome:
     # Celery's soft time limit surfaces inside the stage; matched by name because stages
     # never import Celery.
     if type(exc).__name__ == "SoftTimeLimitExceeded":
-        return Outcome(Status.FAILED, "timeout", "the stage ran past its soft time limit",
-                       failure_class="timeout", error=repr(exc))
+        return Outcome.failed(FailureClass.TIMEOUT, "the stage ran past its soft time limit",
+                              label="timeout", error=repr(exc))
     for kind, failure_class in FAILURE_CLASSES:
         if isinstance(exc, kind):
-            return Outcome(Status.FAILED, "failed", str(exc), failure_class=failure_class,
-                           error=str(exc))
+            return Outcome.failed(failure_class, str(exc), error=str(exc))
     # An unexpected exception is a bug or an environment problem: keep the traceback.
     tb = "".join(traceback.format_exception(exc, limit=8))
-    return Outcome(Status.FAILED, "crashed", f"{type(exc).__name__}: {exc}",
-                   failure_class="crash", error=tb)
+    return Outcome.failed(FailureClass.CRASH, f"{type(exc).__name__}: {exc}", label="crashed",
+                          error=tb)
 
 
 def _within_job(outcome: Outcome, item: WorkItem, ctx: StageContext) -> Outcome:

@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 
 from helmq.domain.clock import utcnow
-from helmq.domain.item import Handoff, Outcome, WorkItem
+from helmq.domain.item import Handoff, WorkItem
 from helmq.domain.model import IN_FLIGHT, RUNNING, STAGE_RUNNING_STATUS, Stage, Status
+from helmq.domain.outcome import Outcome
 from helmq.store.pg_statements import PG_CLAIM, PG_FINISH, run_one
 from helmq.store.rows import (
     DISPATCH_LOCK_KEY,

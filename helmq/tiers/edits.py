@@ -12,7 +12,8 @@ from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel, Field
 
-from helmq.errors import HelmqError
+from helmq.domain.outcome import FailureClass
+from helmq.errors import EditRefused
 
 MAX_EDIT_BYTES = 1_000_000
 
@@ -28,14 +29,6 @@ class FileEdit(BaseModel):
     replace: str = Field(description="the new text (the whole file when `search` is omitted)")
 
 
-class EditRefused(HelmqError):
-    """An edit that may not or cannot be applied; `failure_class` says which."""
-
-    def __init__(self, message: str, *, failure_class: str) -> None:
-        super().__init__(message)
-        self.failure_class = failure_class
-
-
 @dataclass(frozen=True)
 class Planned:
     path: Path
@@ -48,7 +41,7 @@ def _target(root: Path, rel: str) -> Path:
     if not rel.strip() or pure.is_absolute() or ".." in pure.parts or (
             pure.parts and pure.parts[0] == ".git"):
         raise EditRefused(f"edit of {rel!r} refused: the path must stay inside the repository",
-                          failure_class="out_of_scope")
+                          failure_class=FailureClass.OUT_OF_SCOPE)
     real_root = root.resolve()
     path = root.joinpath(*pure.parts)
     # A symlink anywhere on the way could lead the write outside the worktree.
@@ -57,10 +50,10 @@ def _target(root: Path, rel: str) -> Path:
         probe = probe / part
         if probe.is_symlink():
             raise EditRefused(f"edit of {rel!r} refused: {probe.relative_to(root)} is a "
-                              "symlink", failure_class="out_of_scope")
+                              "symlink", failure_class=FailureClass.OUT_OF_SCOPE)
     if not path.resolve().is_relative_to(real_root):
         raise EditRefused(f"edit of {rel!r} refused: it resolves outside the repository",
-                          failure_class="out_of_scope")
+                          failure_class=FailureClass.OUT_OF_SCOPE)
     return path
 
 
@@ -79,16 +72,17 @@ def plan_edits(root: Path, edits: list[FileEdit]) -> list[Planned]:
                     current = path.read_text(encoding="utf-8")
                 except (OSError, UnicodeDecodeError) as exc:
                     raise EditRefused(f"edit of {rel} cannot apply: the file cannot be read "
-                                      f"as text ({exc})", failure_class="bad_output") from None
+                                      f"as text ({exc})",
+                                      failure_class=FailureClass.BAD_OUTPUT) from None
             found = current.count(edit.search)
             if found != 1:
                 why = "does not occur" if found == 0 else f"occurs {found} times"
                 raise EditRefused(f"edit of {rel} cannot apply: its search text {why} in the "
-                                  "file", failure_class="bad_output")
+                                  "file", failure_class=FailureClass.BAD_OUTPUT)
             new = current.replace(edit.search, edit.replace, 1)
         if len(new.encode("utf-8")) > MAX_EDIT_BYTES:
             raise EditRefused(f"edit of {rel} refused: over {MAX_EDIT_BYTES} bytes",
-                              failure_class="bad_output")
+                              failure_class=FailureClass.BAD_OUTPUT)
         texts[rel] = Planned(path, rel, new)
     return list(texts.values())
 

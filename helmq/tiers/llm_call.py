@@ -1,227 +1,23 @@
-"""execute on the LLM tiers: `llm_call` asks one model for edits, `vario` asks a panel and
-follows the vote. Edits are applied in the item's worktree on its branch, never elsewhere."""
+"""The llm_call tier: one model call for edits (or a report), applied on the item's branch."""
 
 from __future__ import annotations
 
-import json
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel, Field
-
-from helmq.domain.item import Outcome, WorkItem
-from helmq.domain.model import Stage, Status, Tier
-from helmq.errors import InputError
-from helmq.llm.service import Meter, llm_failure, usage_summary
-from helmq.repos.files import read_text_file, repo_files
-from helmq.repos.worktree import Worktree, commit_all, prepare_worktree
+from helmq.domain.item import WorkItem
+from helmq.domain.outcome import Outcome
+from helmq.llm.ask import ask, usage_summary
 from helmq.tiers.context import StageContext
-from helmq.tiers.edits import EditRefused, FileEdit, apply_edits
-
-MAX_FILE_CHARS = 40_000
-MAX_LISTED_FILES = 200
-
-SYSTEM = """\
-You are a careful maintainer working through one backlog item of a code base. You get the
-item, a plan, the files that matter, and the list of files in the repository. Make the
-smallest change that settles the item, as edits:
-- `search` must be an exact, unique excerpt of the current file (include enough lines to
-  make it unique); `replace` is its new text. Omit `search` to write a whole (new) file.
-- Paths are repo-relative with forward slashes. Never touch files outside the repository,
-  `.git`, or anything the item does not need.
-- Keep the file's style. Remove the TODO/FIXME comment the item came from when the change
-  settles it.
-If the item asks for information rather than a change, or cannot be settled safely with
-edits to the files you see, return no edits and explain in `report`.
-Answer with JSON only, matching the schema.
-"""
-
-VARIO_SYSTEM = SYSTEM + """
-You are one of several independent reviewers of the same item. Also give a `verdict`:
-`change` (your edits settle it), `report` (it needs a written answer, no edits), or
-`no_action` (it is obsolete, already done, or should not be done), with your reasons.
-"""
-
-CONSERVATIVE_ORDER = ("no_action", "report", "change")
-TIE_RULE = "a tie goes to the more conservative verdict (no_action, then report, then change)"
+from helmq.tiers.llm_edits import SYSTEM, Change, apply_answer, build_prompt, start
 
 
-class Change(BaseModel):
-    """One model's answer for the llm_call tier."""
-
-    summary: str = Field(max_length=2000)
-    edits: list[FileEdit] = Field(default_factory=list)
-    report: str | None = Field(default=None, max_length=20_000)
-
-
-class VarioAnswer(Change):
-    """One panel member's answer for the vario tier."""
-
-    verdict: Literal["change", "report", "no_action"]
-    reasons: str = Field(max_length=4000)
-
-
-def _files_for(item: WorkItem, root: Path) -> tuple[dict[str, str], list[str]]:
-    """The texts of the files the item is about, and the repo's file list (capped)."""
-    try:
-        listing = [p.as_posix() for p in repo_files(root)]
-    except InputError:
-        listing = []
-    wanted: list[str] = []
-    source = item.source_file
-    if source and item.data.get("source") != "todo_md":
-        wanted.append(source)
-    words = f"{item.title} {item.data.get('description') or ''} {item.data.get('scope') or ''}"
-    wanted += [p for p in listing if p in words and p not in wanted][:3]
-    texts = {}
-    for rel in wanted:
-        try:
-            text = read_text_file(root / rel, max_bytes=MAX_FILE_CHARS * 4)
-        except InputError:
-            continue
-        texts[rel] = text[:MAX_FILE_CHARS]
-    return texts, listing[:MAX_LISTED_FILES]
-
-
-def build_prompt(item: WorkItem, root: Path) -> str:
-    """The item, its plan, review feedback from an earlier round, and the files to edit."""
-    data = item.data
-    plan = (data.get("classify") or {}).get("plan")
-    facts = {
-        "title": item.title,
-        "description": data.get("description") or None,
-        "scope": data.get("scope") or None,
-        "found in": f"{item.source_file}:{item.line}" if item.source_file else None,
-        "plan": plan,
-    }
-    parts = ["Item:", json.dumps({k: v for k, v in facts.items() if v}, ensure_ascii=False,
-                                 indent=1)]
-    feedback = (data.get("review") or {}) if item.review_rounds else {}
-    if feedback.get("feedback") or feedback.get("reasons"):
-        parts += ["", f"An earlier attempt (round {item.review_rounds}) was sent back by "
-                  "review:", feedback.get("feedback") or "; ".join(feedback["reasons"])]
-    texts, listing = _files_for(item, root)
-    for rel, text in texts.items():
-        parts += ["", f"=== {rel} ===", text]
-    parts += ["", "Files in the repository:", "\n".join(listing)]
-    return "\n".join(parts)
-
-
-def _apply(item: WorkItem, wt: Worktree, answer: Change, meter: Meter,
-           extra: dict) -> Outcome:
-    """Apply `answer`'s edits on the item's branch and hand the item to review."""
-    result = {"tier": str(item.tier), "summary": answer.summary, "report": answer.report,
-              "calls": meter.calls, "models": meter.models, "cost_usd": meter.cost_usd,
-              "base_commit": wt.base_commit, "worktree": str(wt.path), **extra}
-    # A rework round builds on the branch: review judges everything the rounds edited.
-    earlier = ((item.data.get("execute") or {}).get("scope") or []) if item.review_rounds else []
-    if not answer.edits:
-        result |= {"files": [], "commit": None, "scope": earlier}
-        return Outcome(Status.QUEUED, "ok", f"{item.tier}: no edits; a report for review",
-                       stage=Stage.REVIEW, data={"execute": result}, cost_usd=meter.cost_usd)
-    try:
-        files = apply_edits(wt.path, answer.edits)  # checks every edit before writing any
-    except EditRefused as exc:
-        return Outcome(Status.FAILED, "failed", str(exc), failure_class=exc.failure_class,
-                       error=str(exc), cost_usd=meter.cost_usd,
-                       data={"execute": result | {"refused": str(exc)}})
-    commit = commit_all(wt, f"helmq: {item.title}\n\n{answer.summary}\n\nhelmq item "
-                            f"{item.item_key}")
-    result |= {"files": files, "commit": commit, "scope": sorted(set(earlier) | set(files))}
-    return Outcome(Status.QUEUED, "ok", f"{item.tier}: {len(files)} file(s) edited",
-                   stage=Stage.REVIEW, branch=wt.branch, data={"execute": result},
-                   cost_usd=meter.cost_usd)
-
-
-def _start(item: WorkItem, ctx: StageContext) -> tuple[Meter, Worktree] | Outcome:
-    """The meter and the worktree (a new run from the user's HEAD, a rework round on its
-    branch) for an LLM tier's execute, or why it cannot start."""
-    if not item.repo:
-        msg = f"item {item.item_key} names no repository to work in"
-        return Outcome(Status.FAILED, "failed", msg, failure_class="no_repo", error=msg)
-    if ctx.llm is None:
-        return Outcome(Status.WAITING, "waiting", "no LLM service in this process",
-                       waiting_reason="tier_unavailable",
-                       retry_after_seconds=ctx.retry_waiting_seconds)
-    wt = prepare_worktree(Path(item.repo), ctx.worktrees_dir, item.item_key,
-                          fresh=item.review_rounds == 0)
-    return ctx.llm.meter(item, Stage.EXECUTE.value, str(item.tier)), wt
-
-
-def execute_llm_call(item: WorkItem, ctx: StageContext) -> Outcome:
+def execute(item: WorkItem, ctx: StageContext) -> Outcome:
     """One call for edits (or a report), applied on the item's branch."""
-    started = _start(item, ctx)
+    started = start(item, ctx)
     if isinstance(started, Outcome):
         return started
     meter, wt = started
-    try:
-        got = meter.json_call("execute", SYSTEM, build_prompt(item, wt.path), Change,
-                              max_tokens=8000)
-    except Exception as exc:
-        outcome = llm_failure(exc, meter, what=f"llm_call for item {item.item_key}")
-        if outcome is None:
-            raise
-        return outcome
+    got = ask(meter, "execute", SYSTEM, build_prompt(item, wt.path), Change, max_tokens=8000,
+              what=f"llm_call for item {item.item_key}")
+    if isinstance(got, Outcome):
+        return got
     assert got.data is not None
-    return _apply(item, wt, got.data, meter, {"usage": usage_summary(got)})
-
-
-def vote(answers: list[VarioAnswer]) -> tuple[str, int]:
-    """The winning verdict and the index of the answer to follow; `TIE_RULE` breaks ties."""
-    counts = Counter(a.verdict for a in answers)
-    top = max(counts.values())
-    winner = next(v for v in CONSERVATIVE_ORDER if counts.get(v) == top)
-    return winner, next(i for i, a in enumerate(answers) if a.verdict == winner)
-
-
-def execute_vario(item: WorkItem, ctx: StageContext) -> Outcome:
-    """A panel of independent calls, a vote on their verdicts, the winner's edits applied."""
-    started = _start(item, ctx)
-    if isinstance(started, Outcome):
-        return started
-    meter, wt = started
-    assert ctx.llm is not None
-    panel = ctx.llm.vario
-    models = list(panel.models) or [ctx.llm.model_for("vario")] * panel.samples
-    prompt = build_prompt(item, wt.path)
-
-    def ask(model: str):
-        return meter.json_call("vario", VARIO_SYSTEM, prompt, VarioAnswer, max_tokens=8000,
-                               model=model)
-
-    with ThreadPoolExecutor(max_workers=len(models), thread_name_prefix="vario") as pool:
-        futures = [pool.submit(ask, m) for m in models]
-        results, errors = [], []
-        for model, future in zip(models, futures, strict=True):
-            try:
-                results.append((model, future.result()))
-            except Exception as exc:  # noqa: BLE001 - one member failing is not the panel
-                errors.append((model, exc))
-    if len(results) * 2 <= len(models):
-        # Without a majority of the panel there is no vote to follow.
-        exc = errors[0][1]
-        outcome = llm_failure(exc, meter, what=f"vario for item {item.item_key} "
-                              f"({len(errors)} of {len(models)} calls failed)")
-        if outcome is None:
-            raise exc
-        return outcome
-    answers = [r.data for _, r in results]
-    verdict, chosen = vote(answers)
-    ballots = [{"model": m, "verdict": r.data.verdict, "reasons": r.data.reasons,
-                "summary": r.data.summary, "edits": len(r.data.edits)} for m, r in results]
-    ballots += [{"model": m, "verdict": "error", "reasons": str(e)} for m, e in errors]
-    dissent = [b for i, b in enumerate(ballots) if i >= len(answers)
-               or answers[i].verdict != verdict]
-    extra = {"vote": {"verdict": verdict, "tally": dict(Counter(a.verdict for a in answers)),
-                      "followed": results[chosen][0], "ballots": ballots, "dissent": dissent,
-                      "tie_rule": TIE_RULE}}
-    answer = answers[chosen]
-    if verdict != "change":
-        answer = Change(summary=answer.summary, edits=[],
-                        report=answer.report or f"{verdict}: {answer.reasons}")
-    return _apply(item, wt, answer, meter, extra)
-
-
-EXECUTORS = {Tier.LLM_CALL: execute_llm_call, Tier.VARIO: execute_vario}
+    return apply_answer(item, wt, got.data, meter, {"usage": usage_summary(got)})

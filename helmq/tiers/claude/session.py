@@ -1,4 +1,4 @@
-"""The Claude session tier's executor: one headless `claude` session in the item's worktree.
+"""One headless `claude` session in the item's worktree (`tier` runs it under the budget).
 
 The session never touches the user's checkout (it runs in `helmq/<item_key>`'s worktree, with
 edits outside it refused), never outlives helmq's limits (max_minutes, pause policy, the
@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from helmq.domain.item import Outcome, WorkItem
-from helmq.domain.model import Stage, Status, Tier
+from helmq.domain.item import WorkItem
+from helmq.domain.model import Stage, Tier
+from helmq.domain.outcome import Carried, FailureClass, Outcome, WaitReason
 from helmq.errors import ConfigError
 from helmq.repos.worktree import Worktree, branch_diff, changed_files, commit_all, prepare_worktree
 from helmq.tiers.claude.config import ClaudeConfig, SessionLimits, resolve_bin
@@ -28,6 +29,7 @@ from helmq.tiers.claude.report import write_session_report
 from helmq.tiers.claude.slot import SlotBusy, session_slot
 from helmq.tiers.claude.stream import Progress
 from helmq.tiers.claude.transcript import expected_transcript, find_transcript
+from helmq.tiers.workspace import no_repo
 
 log = logging.getLogger(__name__)
 
@@ -203,8 +205,8 @@ class _Session:
                 run = run_session(spec, self._progress,
                                   on_start=lambda pgid: marker.set(pgid, self.binary))
         except SlotBusy as exc:
-            return Outcome(Status.WAITING, "waiting", f"{exc}; waiting for the slot",
-                           waiting_reason="tier_busy", retry_after_seconds=SLOT_BUSY_RETRY_SECONDS)
+            return Outcome.waiting(WaitReason.TIER_BUSY, f"{exc}; waiting for the slot",
+                                   retry_after=SLOT_BUSY_RETRY_SECONDS)
         verdict = classify_session(run, max_seconds=spec.max_seconds)
         self._breaker(verdict, run)
         return self._finish(wt, run, verdict)
@@ -266,43 +268,39 @@ def _outcome(verdict: Verdict, config: ClaudeConfig, *, data: dict[str, Any], co
              branch: str, report: str) -> Outcome:
     """The helmq outcome of a session's verdict."""
     kind = verdict.outcome
-    common: dict[str, Any] = {"data": data, "cost_usd": cost, "branch": branch,
-                              "report_path": report}
+    common: Carried = {"data": data, "cost_usd": cost, "branch": branch, "report_path": report}
     if kind is SessionOutcome.OK:
-        return Outcome(Status.QUEUED, "ok", f"claude session {verdict.reason}",
-                       stage=Stage.REVIEW, **common)
+        return Outcome.next(Stage.REVIEW, f"claude session {verdict.reason}", **common)
     if kind is SessionOutcome.USER_RETURNED:
-        return Outcome(Status.WAITING, "waiting", verdict.reason, waiting_reason="user_returned",
-                       retry_after_seconds=USER_RETURNED_RETRY_SECONDS, **common)
+        return Outcome.waiting(WaitReason.USER_RETURNED, verdict.reason,
+                               retry_after=USER_RETURNED_RETRY_SECONDS, **common)
     if verdict.retryable:
-        return Outcome(Status.WAITING, "waiting", verdict.reason, waiting_reason="api_error",
-                       retry_after_seconds=config.api_retry_seconds, **common)
-    return Outcome(Status.FAILED, "failed", f"{kind}: {verdict.reason}",
-                   failure_class=kind.value, error=verdict.reason, **common)
+        return Outcome.waiting(WaitReason.API_ERROR, verdict.reason,
+                               retry_after=config.api_retry_seconds, **common)
+    return Outcome.failed(FailureClass(kind.value), f"{kind}: {verdict.reason}",
+                          error=verdict.reason, **common)
 
 
 def execute_claude(item: WorkItem, dirs: Dirs, *, repo: SessionStore | None,
                    config: ClaudeConfig) -> Outcome:
     """Run the item as a headless Claude session on its branch and report how it ended."""
     if not item.repo:
-        msg = f"item {item.item_key} names no repository to work in"
-        return Outcome(Status.FAILED, "failed", msg, failure_class="no_repo", error=msg)
+        return no_repo(item)
     if not config.api_key:
-        return Outcome(Status.WAITING, "waiting",
-                       "tier claude_session needs ANTHROPIC_API_KEY; waiting until it is set",
-                       waiting_reason="no_credentials",
-                       retry_after_seconds=config.breaker_cooldown_seconds)
+        return Outcome.waiting(WaitReason.NO_CREDENTIALS,
+                               "tier claude_session needs ANTHROPIC_API_KEY; waiting until it is "
+                               "set", retry_after=config.breaker_cooldown_seconds)
     breaker = repo.open_tier_breaker(TIER) if repo is not None else None
     if breaker is not None:
         wait = max((breaker.open_until - datetime.now(UTC)).total_seconds(), 1.0)
-        return Outcome(Status.WAITING, "waiting",
-                       f"the claude tier is broken ({breaker.reason}); retrying after "
-                       f"{wait:.0f} s", waiting_reason="tier_broken", retry_after_seconds=wait)
+        return Outcome.waiting(WaitReason.TIER_BROKEN, f"the claude tier is broken "
+                               f"({breaker.reason}); retrying after {wait:.0f} s",
+                               retry_after=wait)
     try:
         limits = config.limits_for(item.data)
     except ConfigError as exc:
         msg = f"item {item.item_key}: {exc}"
-        return Outcome(Status.FAILED, "failed", msg, failure_class="bad_item", error=msg)
+        return Outcome.failed(FailureClass.BAD_ITEM, msg, error=msg)
     binary = resolve_bin(config.bin)
     if binary is None or shutil.which(binary) is None:
         reason = (f"the claude CLI {binary} does not exist or is not executable; fix "
@@ -311,6 +309,5 @@ def execute_claude(item: WorkItem, dirs: Dirs, *, repo: SessionStore | None,
                   "install claude-agent-sdk (it bundles one)")
         if repo is not None:
             repo.open_breaker(TIER, reason, cooldown_seconds=config.breaker_cooldown_seconds)
-        return Outcome(Status.FAILED, "failed", f"crash: {reason}", failure_class="crash",
-                       error=reason)
+        return Outcome.failed(FailureClass.CRASH, f"crash: {reason}", error=reason)
     return _Session(item, dirs, repo, config, limits, binary).run()

@@ -12,11 +12,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from helmq.errors import SlotBusy
 from helmq.tiers.claude.process import group_alive, kill_group, signal_group
-
-
-class SlotBusy(Exception):
-    """Another session held the host's slot for longer than we were willing to wait."""
 
 
 @contextmanager
