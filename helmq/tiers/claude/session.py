@@ -277,8 +277,8 @@ def _outcome(verdict: Verdict, config: ClaudeConfig, *, data: dict[str, Any], co
     if verdict.retryable:
         return Outcome.waiting(WaitReason.API_ERROR, verdict.reason,
                                retry_after=config.api_retry_seconds, **common)
-    return Outcome.failed(FailureClass(kind.value), f"{kind}: {verdict.reason}",
-                          error=verdict.reason, **common)
+    failed: Carried = {**common, "error": verdict.reason}
+    return Outcome.failed(FailureClass(kind.value), f"{kind}: {verdict.reason}", **failed)
 
 
 def execute_claude(item: WorkItem, dirs: Dirs, *, repo: SessionStore | None,
