@@ -8,8 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -19,6 +17,7 @@ import helmq
 from helmq.checks import anchors, env_vars, links, ports
 from helmq.checks.registry import Problem
 from helmq.checks.sources import SourceTree
+from helmq.discovery.cache_format import write_at_once
 from helmq.discovery.cache_signatures import file_signature
 from helmq.discovery.result import ScanResult
 from helmq.domain.fingerprint import fingerprint, item_key
@@ -131,24 +130,12 @@ class _RepoCache:
         payload = {**self.stamp, "listing": listing,
                    "findings": [asdict(f) for f in result.findings],
                    "warnings": result.warnings, "skipped_files": result.skipped_files}
-        tmp_name = None
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=self.path.parent,
-                                             prefix=self.path.name, suffix=".tmp",
-                                             delete=False) as tmp:
-                tmp_name = tmp.name
-                json.dump(payload, tmp, ensure_ascii=False, separators=(",", ":"))
-            os.replace(tmp_name, self.path)
-            tmp_name = None
-        except (OSError, TypeError, ValueError) as exc:
+            text = json.dumps(payload, separators=(",", ":"))  # ASCII: non-ASCII is escaped
+        except (TypeError, ValueError) as exc:
             log.warning("cannot write doc_health cache %s: %s", self.path, exc)
-        finally:
-            if tmp_name is not None:
-                try:
-                    os.unlink(tmp_name)
-                except OSError:
-                    pass
+            return
+        write_at_once(self.path, text)
 
 
 def scan_repo(repo: Path, checks: Sequence[DocCheck], *,
