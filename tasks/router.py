@@ -22,7 +22,8 @@ def route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None
     if name == "helmq.execute":
         handoff = (args or [None])[0] or kwargs.get("handoff") or {}
         tier = handoff.get("tier") if isinstance(handoff, dict) else None
-        queue = TIER_QUEUE.get(Tier(tier)) if tier in Tier._value2member_map_ else None
+        queue = (TIER_QUEUE.get(Tier(tier))
+                 if tier in Tier._value2member_map_ and isinstance(tier, str) else None)
         return {"queue": queue or "control", "routing_key": queue or "control"}
     if name in STAGE_QUEUE:
         return {"queue": STAGE_QUEUE[name], "routing_key": STAGE_QUEUE[name]}

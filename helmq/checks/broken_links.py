@@ -50,7 +50,7 @@ def link_problem(source: str, link: Link, target: str, why: str, **detail: Any) 
 
 def find_broken(tree: SourceTree, broken: Broken, describe: Describe) -> list[Problem]:
     """The problem of every broken link in the project's Markdown files of `tree`."""
-    problems = []
+    problems: list[Problem] = []
     for source in filter(is_project_markdown, tree.files):
         text = tree.text(source)
         if text is not None:

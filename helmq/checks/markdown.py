@@ -85,7 +85,8 @@ def _prose_lines(text: str) -> Iterator[tuple[int, str]]:
         opening = _FENCE.match(line)
         if fence:
             run = opening.group(1) if opening else ""
-            if run[:1] == fence[0] and len(run) >= len(fence) and not line[opening.end() :].strip():
+            if (opening and run[:1] == fence[0] and len(run) >= len(fence)
+                    and not line[opening.end() :].strip()):
                 fence = ""
             continue
         if opening and not (opening.group(1)[0] == "`" and "`" in line[opening.end() :]):

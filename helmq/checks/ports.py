@@ -103,7 +103,8 @@ def compose_ports(text: str) -> Iterator[tuple[int, int | None, int | None]]:
 
 def _declared(rel: str, text: str) -> tuple[list[_Port], list[_Port]]:
     """(ports the file declares, those of them it publishes for users to reach)."""
-    declared, published = [], []
+    declared: list[_Port] = []
+    published: list[_Port] = []
     lines = text.split("\n")
     if sources.is_compose(rel):
         for number, host, container in compose_ports(text):

@@ -42,12 +42,15 @@ class Check(Protocol):
     """A deterministic detector/fixer pair run by the script tier and re-run by review."""
 
     name: str
-    keywords: tuple[str, ...]
-    """Lowercase words or phrases that, found in an item title, mean this check applies."""
     needs_worktree: bool
     """False when the fixer changes no files, so no branch is needed."""
     reports_only: bool
     """True when the fixer fixes nothing: what the detector finds is reported to a person."""
+
+    @property
+    def keywords(self) -> tuple[str, ...]:
+        """Lowercase words or phrases that, found in an item title, mean this check applies."""
+        ...
 
     def detect(self, root: Path) -> list[Problem]:
         """The problems found under `root`."""

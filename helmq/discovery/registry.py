@@ -25,7 +25,7 @@ Strategy = Callable[..., ScanResult]
 """Called with the repos, and optionally `cache_dir=` (where it may keep a per-file cache)
 and `discovery=` (the job's discovery settings, for strategies that take options)."""
 
-RepoScan = Callable[[Path, FileCache | None, list[Path]], list[ScanResult]]
+RepoScan = Callable[[Path, FileCache | None, Sequence[Path]], list[ScanResult]]
 """What a strategy does in one readable repo: (repo, its cache, its files) -> results."""
 
 

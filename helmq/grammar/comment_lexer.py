@@ -14,7 +14,7 @@ try:  # the regex parser is private; without it the lexer is still right, only s
     import re._constants as sre
     import re._parser as sre_parse
 except ImportError:  # pragma: no cover - a Python that moved them
-    sre = sre_parse = None  # type: ignore[assignment]
+    sre = sre_parse = None
 
 
 def _first_chars(items: Any) -> tuple[set[str] | None, bool]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TypedDict
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,15 @@ DASHES = r"--"
 C_BLOCK = (r"/\*", r"\*/")
 HTML_BLOCK = (r"<!--", r"-->")
 
-_C_LIKE = {"line": (SLASHES,), "block": (C_BLOCK,)}
+
+class _Comments(TypedDict):
+    """The comment keywords of a CommentSyntax, shared by several languages."""
+
+    line: tuple[str, ...]
+    block: tuple[tuple[str, str], ...]
+
+
+_C_LIKE: _Comments = {"line": (SLASHES,), "block": (C_BLOCK,)}
 
 PYTHON = CommentSyntax("python", line=(HASH,), strings=(TRIPLE_DQ, TRIPLE_SQ, DQ, SQ))
 JAVASCRIPT = CommentSyntax("javascript", **_C_LIKE, strings=(DQ, SQ, BACKTICK_ESC))

@@ -33,7 +33,8 @@ class Line:
 
 def _strip_comments(line: str, in_comment: bool) -> tuple[str, bool]:
     """The line without HTML comments, and whether a comment is still open at its end."""
-    kept, pos = [], 0
+    kept: list[str] = []
+    pos = 0
     while True:
         if in_comment:
             end = line.find("-->", pos)

@@ -20,19 +20,30 @@ from helmq.llm.pricing import TokenUsage
 
 
 class Limits(Protocol):
-    """jobs.yaml's `budget`: USD per UTC day and per item."""
+    """jobs.yaml's `budget` (helmq.domain.jobs.Budget): USD per UTC day and per item."""
 
-    daily_usd: float
-    per_item_usd: float
+    @property
+    def daily_usd(self) -> float: ...
+    @property
+    def per_item_usd(self) -> float: ...
 
 
 class LedgerStore(Protocol):
-    """What the budget needs from the store (helmq.store.ledger.Ledger)."""
+    """What the budget and the Claude tier need from the store (helmq.store.ledger.Ledger).
 
-    def reserve(self, **kw: Any) -> tuple[int | None, Any]: ...
-    def commit(self, entry_id: int, **kw: Any) -> bool: ...
-    def release(self, entry_id: int, **kw: Any) -> bool: ...
+    The spend `reserve` returns, and passes to `accept`, has `day_usd` and `item_usd`."""
+
+    def reserve(self, *, day: date, job: str, estimate_usd: Decimal,
+                accept: Callable[[Any], bool], item_id: int | None = None,
+                run_id: int | None = None, stage: str | None = None, tier: str | None = None,
+                model: str | None = None, item_since: datetime | None = None,
+                now: datetime | None = None) -> tuple[int | None, Any]: ...
+    def commit(self, entry_id: int, *, cost_usd: Decimal, priced: bool,
+               model: str | None = None, tokens: dict[str, int] | None = None,
+               now: datetime | None = None) -> bool: ...
+    def release(self, entry_id: int, *, now: datetime | None = None) -> bool: ...
     def abandon_stale(self, *, before: datetime, now: datetime | None = None) -> int: ...
+    def held_by_item(self, item_id: int, since: datetime | None = None) -> Decimal: ...
 
 
 @dataclass(frozen=True)

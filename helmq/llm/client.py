@@ -27,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 try:  # the HTTP library under the SDK: httpx2 from anthropic 2.x, httpx before
     import httpx2 as _transport
 except ImportError:  # pragma: no cover
-    import httpx as _transport
+    import httpx as _transport  # type: ignore[no-redef]  # same API, older name
 
 from helmq.errors import (
     ApiError,

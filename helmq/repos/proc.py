@@ -7,6 +7,7 @@ import signal
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 
 def run_bounded(
@@ -25,7 +26,7 @@ def run_bounded(
     when the command cannot start.
     """
     # Diffs of files in other encodings must not crash a review; they read as U+FFFD.
-    coding = {"encoding": "utf-8", "errors": "replace"} if text else {}
+    coding: dict[str, Any] = {"encoding": "utf-8", "errors": "replace"} if text else {}
     proc = subprocess.Popen(
         list(argv),
         cwd=cwd,

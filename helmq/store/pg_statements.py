@@ -72,7 +72,7 @@ def run_one(engine: Engine, statement: str, params: dict[str, Any]) -> dict[str,
     psycopg as a prepared statement (its result handling was a third of a stage's CPU).
     """
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        driver = conn.connection.driver_connection
+        driver: Any = conn.connection.driver_connection  # the psycopg connection
         with driver.cursor(row_factory=dict_row) as cur:
             cur.execute(statement, params, prepare=True)
             return cur.fetchone()

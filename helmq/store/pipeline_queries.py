@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, insert, or_, select, update
+from sqlalchemy.engine import RowMapping
 
 from helmq.domain.clock import utcnow
 from helmq.domain.item import Handoff, WorkItem
@@ -167,7 +168,7 @@ class PipelineQueries(RepositoryBase):
         now = now or utcnow()
         running = STAGE_RUNNING_STATUS[stage]
         if self.engine.dialect.name == "postgresql":
-            row = run_one(self.engine, PG_CLAIM, {
+            row: RowMapping | Mapping[str, Any] | None = run_one(self.engine, PG_CLAIM, {
                 "id": handoff["item"], "stage": stage.value, "attempt": handoff["attempt"],
                 "running": running.value,
                 "lease_until": now + timedelta(seconds=lease_seconds),
@@ -233,7 +234,7 @@ class PipelineQueries(RepositoryBase):
         if outcome.status is Status.NEEDS_WORK:
             values["review_rounds"] = item.review_rounds + 1
         if self.engine.dialect.name == "postgresql" and outcome.status is not Status.NEEDS_WORK:
-            row = run_one(self.engine, PG_FINISH, {
+            row: RowMapping | Mapping[str, Any] | None = run_one(self.engine, PG_FINISH, {
                 "id": item.id, "running": running.value, "attempt": item.attempt,
                 "status": outcome.status.value, "next_stage": values["stage"],
                 "stage": stage.value, "now": now, "lease_until": values["lease_until"],
@@ -296,7 +297,7 @@ class PipelineQueries(RepositoryBase):
         """
         now = now or utcnow()
         out: list[Dispatch] = []
-        cond = work_items.c.status.in_([s.value for s in IN_FLIGHT])
+        cond: ColumnElement[bool] = work_items.c.status.in_([s.value for s in IN_FLIGHT])
         if not everything:
             cond = and_(cond, work_items.c.lease_until < now)
         with self.engine.begin() as conn:

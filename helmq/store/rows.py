@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -65,7 +66,7 @@ class Dispatch:
     """The item's job: its `stages:` decide the rest of the chain."""
 
 
-def to_item(row: RowMapping) -> WorkItem:
+def to_item(row: RowMapping | Mapping[str, Any]) -> WorkItem:
     return WorkItem(
         id=row["id"],
         job=row["job"],

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Engine,
     Float,
@@ -121,7 +122,7 @@ def _search(conn: Connection, raw: str):
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     if conn.dialect.name == "postgresql":
         # Spelled as the trigram index of migration 0004 spells it, so the index is used.
-        haystack = literal_column(SEARCH_TEXT_SQL, String)
+        haystack: ColumnElement[Any] = literal_column(SEARCH_TEXT_SQL, String)
     else:
         haystack = (func.coalesce(func.json_extract(work_items.c.data, "$.title"), "")
                     + " " + work_items.c.item_key)

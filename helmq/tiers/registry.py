@@ -24,7 +24,8 @@ EXECUTORS: dict[Tier, Executor] = {
 def execution_tier(item: WorkItem) -> Tier | None:
     """The tier classify chose, or else (a job that skips classify) the item's `tier:` tag."""
     tagged = item.data.get("tier")
-    return item.tier or (Tier(tagged) if tagged in Tier._value2member_map_ else None)
+    return item.tier or (Tier(tagged) if tagged in Tier._value2member_map_
+                         and isinstance(tagged, str) else None)  # (isinstance: for mypy)
 
 
 def execute(item: WorkItem, ctx: StageContext) -> Outcome:

@@ -33,7 +33,7 @@ class VarioAnswer(Change):
 
 def vote(answers: list[VarioAnswer]) -> tuple[str, int]:
     """The winning verdict and the index of the answer to follow; `TIE_RULE` breaks ties."""
-    counts = Counter(a.verdict for a in answers)
+    counts: Counter[str] = Counter(a.verdict for a in answers)
     top = max(counts.values())
     winner = next(v for v in CONSERVATIVE_ORDER if counts.get(v) == top)
     return winner, next(i for i, a in enumerate(answers) if a.verdict == winner)
@@ -53,18 +53,23 @@ def execute(item: WorkItem, ctx: StageContext) -> Outcome:
     if isinstance(asked, Outcome):
         return asked
     results, errors = asked
-    answers = [r.data for _, r in results]
+    answers: list[VarioAnswer] = []
+    for _, r in results:
+        assert r.data is not None  # json_call raises BadOutput rather than answer without data
+        answers.append(r.data)
     verdict, chosen = vote(answers)
-    ballots = [{"model": m, "verdict": r.data.verdict, "reasons": r.data.reasons,
-                "summary": r.data.summary, "edits": len(r.data.edits)} for m, r in results]
+    ballots = [{"model": m, "verdict": a.verdict, "reasons": a.reasons,
+                "summary": a.summary, "edits": len(a.edits)}
+               for (m, _), a in zip(results, answers, strict=True)]
     ballots += [{"model": m, "verdict": "error", "reasons": str(e)} for m, e in errors]
     dissent = [b for i, b in enumerate(ballots) if i >= len(answers)
                or answers[i].verdict != verdict]
     extra = {"vote": {"verdict": verdict, "tally": dict(Counter(a.verdict for a in answers)),
                       "followed": results[chosen][0], "ballots": ballots, "dissent": dissent,
                       "tie_rule": TIE_RULE}}
-    answer = answers[chosen]
+    winner = answers[chosen]
+    answer: Change = winner
     if verdict != "change":
-        answer = Change(summary=answer.summary, edits=[],
-                        report=answer.report or f"{verdict}: {answer.reasons}")
+        answer = Change(summary=winner.summary, edits=[],
+                        report=winner.report or f"{verdict}: {winner.reasons}")
     return apply_answer(item, wt, answer, meter, extra)

@@ -48,8 +48,10 @@ SLOT_BUSY_RETRY_SECONDS = 60.0
 class Dirs(Protocol):
     """Where worktrees and reports go (the stages' context)."""
 
-    worktrees_dir: Path
-    reports_dir: Path
+    @property
+    def worktrees_dir(self) -> Path: ...
+    @property
+    def reports_dir(self) -> Path: ...
 
 
 class SessionStore(Protocol):
@@ -61,6 +63,7 @@ class SessionStore(Protocol):
     def open_breaker(self, tier: str, reason: str, *, cooldown_seconds: float) -> Any: ...
     def open_tier_breaker(self, tier: str) -> Any: ...
     def close_breaker(self, tier: str) -> bool: ...
+    def get_item(self, ref: int | str) -> WorkItem | None: ...
 
 
 READ_TOOLS = ("Read", "Glob", "Grep", "LS", "NotebookRead")
