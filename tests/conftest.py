@@ -18,6 +18,8 @@ from helmq.store.engine import make_engine, upgrade
 from helmq.store.repository import Repository
 
 ROOT = Path(__file__).resolve().parents[1]
+TESTS = ROOT / "tests"
+"""The tests folder: its data (corpus/, corpus_feeds/) and fake_anthropic.py live here."""
 PG_BASE = os.environ.get("HELMQ_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("HELMQ_TEST_REDIS", "redis://127.0.0.1:6379/14")
 TEMPLATE = f"helmq_tmpl_{os.getpid()}"

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import git, make_git_repo, tree_snapshot
 from fake_anthropic import FakeAnthropic, hang, overloaded, slow, text, tool_use
 
 from helmq.config.jobs import ClaudeSettings
@@ -37,6 +36,7 @@ from helmq.tiers.claude.slot import SlotBusy, session_slot
 from helmq.tiers.claude.stream import StreamWatcher
 from helmq.tiers.claude.transcript import project_dir_name
 from helmq.tiers.context import StageContext
+from tests.conftest import git, make_git_repo, tree_snapshot
 
 JOB = "codebase_maintenance"
 KEY = "sk-ant-fake-claude-session-key-42"

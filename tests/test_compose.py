@@ -25,13 +25,13 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import PG_BASE, ROOT, free_port, helmq_env, make_git_repo
 from sqlalchemy import create_engine, text
 
 from helmq.domain.model import QUEUES, TIER_QUEUE
 from helmq.store.engine import make_engine
 from helmq.store.repository import Repository
 from tasks.router import STAGE_QUEUE
+from tests.conftest import PG_BASE, ROOT, free_port, helmq_env, make_git_repo
 
 COMPOSE = ROOT / "docker-compose.yml"
 LOCAL_SERVERS = frozenset({"postgres", "redis"})

@@ -6,8 +6,6 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from conftest import helmq_env, run_helmq
-
 from helmq.config.jobs import Budget, Discovery, JobConfig, JobsConfig
 from helmq.config.settings import Settings
 from helmq.doctor.diagnose import Severity, diagnose, reconcile
@@ -17,6 +15,7 @@ from helmq.domain.model import Finding, Stage, Status
 from helmq.store.engine import make_engine
 from helmq.store.repository import Repository
 from helmq.store.rows import ScanCounts
+from tests.conftest import helmq_env, run_helmq
 
 JOB = "maint"
 NOW = datetime.now(UTC)

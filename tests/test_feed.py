@@ -12,7 +12,6 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import write
 from fake_anthropic import FakeAnthropic, json_reply, overloaded, text
 
 from handlers.feed import HANDLER, process
@@ -24,8 +23,9 @@ from helmq.domain.model import Stage, Status, Tier
 from helmq.errors import ConfigError
 from helmq.store.repository import Repository
 from helmq.tiers.context import StageContext
+from tests.conftest import TESTS, write
 
-CORPUS = Path(__file__).parent / "corpus_feeds"
+CORPUS = TESTS / "corpus_feeds"
 SUMMARISE = "You summarise one entry of a feed"
 REVIEW = "You review one change"
 KEY = "sk-ant-test-feed-0123456789"

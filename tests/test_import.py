@@ -10,13 +10,12 @@ import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
-from conftest import helmq_env, make_git_repo, run_helmq
-
 from helmq.domain.item import Outcome
 from helmq.domain.model import Status
 from helmq.grammar.queue_yaml import parse_queue
 from helmq.store.importing import import_queue, record_values
 from helmq.store.repository import Repository
+from tests.conftest import helmq_env, make_git_repo, run_helmq
 
 JOB = "maint"
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)

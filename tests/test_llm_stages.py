@@ -9,7 +9,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import git, make_git_repo, tree_snapshot, write
 from fake_anthropic import FakeAnthropic, json_reply, overloaded, rate_limited, text
 
 from helmq.config.jobs import load_jobs
@@ -24,6 +23,7 @@ from helmq.store.ledger import Ledger
 from helmq.store.repository import Repository
 from helmq.tiers.context import StageContext
 from helmq.tiers.llm_call import VarioAnswer, vote
+from tests.conftest import git, make_git_repo, tree_snapshot, write
 
 KEY = "sk-ant-test-SECRET-0123456789"
 NEXT = {Stage.CLASSIFY: Stage.EXECUTE, Stage.EXECUTE: Stage.REVIEW}

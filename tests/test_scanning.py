@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import helmq_env, make_git_repo, run_helmq, write
 from sqlalchemy import func, select
 
 from helmq.config.jobs import load_jobs
@@ -20,6 +19,7 @@ from helmq.domain.model import Recurrence
 from helmq.errors import ConfigError
 from helmq.store.repository import Repository
 from helmq.store.schema import item_events, scans, work_items
+from tests.conftest import helmq_env, make_git_repo, run_helmq, write
 
 CONVENTIONS = """\
 jobs:

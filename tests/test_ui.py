@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import REDIS_URL, git, helmq_env, make_git_repo, run_helmq
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, update
 
@@ -30,6 +29,7 @@ from helmq.web import create_app, serve_in_thread
 from helmq.web.auth import MISSING, NO_TOKEN, WRONG
 from helmq.web.metrics import Snapshot, render
 from helmq.web.transcript import parse_transcript
+from tests.conftest import REDIS_URL, git, helmq_env, make_git_repo, run_helmq
 
 TOKEN = "t0k-for-tests"
 API_KEY = "sk-ant-never-shown"

@@ -11,11 +11,11 @@ import pathlib
 from pathlib import Path
 
 import pytest
-from conftest import git, make_git_repo, write
 
 from helmq.discovery.doc_health import SOURCE, doc_health
 from helmq.domain.fingerprint import is_safe_key
 from helmq.errors import ConfigError
+from tests.conftest import git, make_git_repo, write
 
 CLEAN = {
     "README.md": (

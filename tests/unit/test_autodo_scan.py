@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import git, git_repo, write
 
 from helmq.discovery.autodo_scan import TODO_NAMES, scan_todo_files
 from helmq.domain.fingerprint import fingerprint, item_key, normalize_title, slug
@@ -17,8 +16,9 @@ from helmq.domain.model import Recurrence
 from helmq.errors import InputError
 from helmq.grammar.todo_md import parse_todo
 from helmq.repos.files import read_text_file, repo_files
+from tests.conftest import TESTS, git, git_repo, write
 
-CORPUS = Path(__file__).parent / "corpus" / "todo-md"
+CORPUS = TESTS / "corpus" / "todo-md"
 
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import anthropic
 import pytest
-from conftest import ROOT
 from fake_anthropic import (
     FakeAnthropic,
     Reply,
@@ -31,6 +30,8 @@ from fake_anthropic import (
     text,
     tool_use,
 )
+
+from tests.conftest import ROOT
 
 KEY = "sk-ant-fake-test-key-0123456789"
 HI = [{"role": "user", "content": "hi"}]

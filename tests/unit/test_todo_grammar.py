@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from helmq.grammar.todo_md import TodoEntry, parse_todo
+from tests.conftest import TESTS
 
-CORPUS = Path(__file__).parent / "corpus" / "todo-md"
+CORPUS = TESTS / "corpus" / "todo-md"
 CORPUS_FILES = sorted(CORPUS.glob("*.md"))
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import git, git_repo, write
 
 from helmq.discovery.autodo_scan import OWNED_TAGS
 from helmq.discovery.code_comments import SOURCE, scan_code_comments
@@ -14,6 +13,7 @@ from helmq.domain.fingerprint import fingerprint, item_key
 from helmq.errors import InputError
 from helmq.grammar import comments as c
 from helmq.grammar.comments import CommentHit, scan_comments, syntax_for
+from tests.conftest import git, git_repo, write
 
 
 def titles(text: str, filename: str) -> list[tuple[str, str]]:

@@ -12,12 +12,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, free_port, git, helmq_env, make_git_repo, run_helmq
 from sqlalchemy import update
 
 from helmq.store.engine import make_engine
 from helmq.store.repository import Repository
 from helmq.store.schema import work_items
+from tests.conftest import ROOT, free_port, git, helmq_env, make_git_repo, run_helmq
 
 TODO = """# Tasks
 - [ ] Fix broken links in docs

@@ -9,8 +9,9 @@ import pytest
 
 from helmq.grammar.todo_md import parse_todo
 from helmq.grammar.todo_tick import tick_todo
+from tests.conftest import TESTS
 
-CORPUS = Path(__file__).parent / "corpus" / "todo-md"
+CORPUS = TESTS / "corpus" / "todo-md"
 
 TODO = """\
 # TODO

@@ -20,10 +20,11 @@ from helmq.config.jobs import (
 from helmq.discovery import registry
 from helmq.domain.model import Recurrence
 from helmq.errors import ConfigError
+from tests.conftest import ROOT
 
 STRATEGIES = {"autodo_scan", "todo_comments"}
 REGISTERED = set(registry.STRATEGIES)
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = ROOT
 
 GOOD = """\
 repos: [~/code/app, lib]

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import git, make_git_repo, tree_snapshot
 
 from helmq.checks import registry
 from helmq.checks.registry import FixResult, Problem, register
@@ -26,6 +25,7 @@ from helmq.stages.review import _tick_source
 from helmq.stages.runner import run_stage
 from helmq.store.repository import Repository
 from helmq.tiers.context import StageContext
+from tests.conftest import git, make_git_repo, tree_snapshot
 
 LINKS_TODO = "- [ ] Fix broken links in docs"
 RUST_TODO = "- [ ] Rewrite the parser in Rust"

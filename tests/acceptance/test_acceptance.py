@@ -11,12 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import git, helmq_env, make_git_repo, run_helmq, tree_snapshot
 from sqlalchemy import update
 
 from helmq.store.engine import make_engine
 from helmq.store.repository import Repository
 from helmq.store.schema import work_items
+from tests.conftest import git, helmq_env, make_git_repo, run_helmq, tree_snapshot
 
 pytestmark = pytest.mark.slow
 
