@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import insert
-from test_ui import TOKEN, add, free_port, settings_for
 
 from helmq.config.jobs import load_jobs
 from helmq.discovery.registry import STRATEGIES
@@ -22,6 +21,8 @@ from helmq.domain.model import Status
 from helmq.store.repository import Repository
 from helmq.store.schema import stage_runs
 from helmq.web import serve_in_thread
+from tests.conftest import free_port
+from tests.support.ui import TOKEN, add, settings_for
 
 CHROMIUM = os.environ.get("HELMQ_TEST_CHROMIUM", "/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),

@@ -3,9 +3,6 @@ they differ, and the goals. (Running it needs the network, rg and npm: not a uni
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from benchmarks import scan
@@ -59,10 +56,3 @@ def test_leasot_looks_for_helmqs_markers_unless_told_otherwise():
     assert scan.leasot_argv("leasot", "XXX,HACK,BUG") == [
         "leasot", "-x", "-r", "json", "--tags", "XXX,HACK,BUG", "**/*.py"]
     assert scan.leasot_argv("leasot", "") == ["leasot", "-x", "-r", "json", "**/*.py"]
-
-
-def test_the_script_runs_and_explains_itself():
-    out = subprocess.run([sys.executable, "benchmarks/scan.py", "--help"], capture_output=True,
-                         text=True, check=False, cwd=scan.ROOT)
-    assert out.returncode == 0, out.stderr
-    assert "--work" in out.stdout and "--rounds" in out.stdout and "--diff" in out.stdout

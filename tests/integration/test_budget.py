@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, insert
 
 from helmq.config.jobs import Budget as Limits
-from helmq.llm.budget import Budget, BudgetExceeded, next_utc_midnight
+from helmq.llm.budget import Budget, BudgetExceeded
 from helmq.llm.client import ApiOverloaded, BadOutput, LLMClient, LLMConfig, Role
 from helmq.llm.pricing import TokenUsage
 from helmq.store.engine import make_engine
@@ -207,13 +207,6 @@ def test_day_summary_groups_calls_by_job_and_model(ledger):
 
     assert [(s["model"], s["calls"], s["input_tokens"], s["cost_usd"]) for s in summary] == [
         ("claude-haiku-4-5", 2, 200, USD("0.03")), ("claude-sonnet-4-6", 1, 100, USD("0.5"))]
-
-
-def test_next_utc_midnight():
-    assert next_utc_midnight(datetime(2030, 1, 1, 23, 59, tzinfo=UTC)) == \
-        datetime(2030, 1, 2, tzinfo=UTC)
-    assert next_utc_midnight(datetime(2030, 12, 31, 0, 0, tzinfo=UTC)) == \
-        datetime(2031, 1, 1, tzinfo=UTC)
 
 
 def test_migration_matches_the_table_definition(engine):

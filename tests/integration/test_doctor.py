@@ -1,26 +1,20 @@
-"""The doctor's checks and `--fix`, on SQLite and Postgres, and `helmq doctor` as a process."""
+"""The doctor's checks and `--fix`, on SQLite and Postgres (`helmq doctor` as a process is in
+tests/acceptance/test_doctor.py)."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from helmq.config.jobs import Budget, Discovery, JobConfig, JobsConfig
 from helmq.config.settings import Settings
 from helmq.doctor.diagnose import Severity, diagnose, reconcile
-from helmq.domain.fingerprint import fingerprint, item_key
 from helmq.domain.item import Outcome
-from helmq.domain.model import Finding, Stage, Status
-from helmq.store.engine import make_engine
+from helmq.domain.model import Stage, Status
 from helmq.store.repository import Repository
 from helmq.store.rows import ScanCounts
-from tests.conftest import helmq_env, run_helmq
+from tests.support.doctor import HOUR, JOB, LEASE, NOW, add_items, queue_all
 
-JOB = "maint"
-NOW = datetime.now(UTC)
-HOUR = timedelta(hours=1)
-LEASE = 600.0
 JOBS = JobsConfig(repos=(), budget=Budget(daily_usd=5.0), source="<test>",
                   jobs={JOB: JobConfig(JOB, discovery=Discovery("autodo_scan", interval=3600))})
 NO_DISCOVERY = JobsConfig(repos=(), budget=Budget(), source="<test>", jobs={JOB: JobConfig(JOB)})
@@ -28,20 +22,6 @@ NO_DISCOVERY = JobsConfig(repos=(), budget=Budget(), source="<test>", jobs={JOB:
 
 def settings(tmp_path: Path, url: str) -> Settings:
     return Settings.from_env({"HELMQ_STATE_DIR": str(tmp_path), "HELMQ_DATABASE_URL": url})
-
-
-def add_items(repo: Repository, *titles: str, at: datetime, job: str = JOB) -> None:
-    findings = []
-    for title in titles:
-        fp = fingerprint("/src/a", "TODO.md", title)
-        findings.append(Finding(fp, item_key(title, fp), title, "TODO.md", 1,
-                                data={"title": title, "repo": "/src/a"}))
-    repo.upsert_findings(job, findings, sources={"todo_md"}, repos=("/src/a",), now=at)
-
-
-def queue_all(repo: Repository, at: datetime, job: str = JOB):
-    return repo.claim_eligible(job, accept=lambda _i: True, limit=100, lease_seconds=LEASE,
-                               now=at)
 
 
 def by_check(report) -> dict[str, object]:
@@ -176,33 +156,3 @@ def test_scans_warn_when_missing_stale_or_with_warnings(repo, tmp_path):
                      counts=ScanCounts(), warnings=[], finished_at=NOW)
     report = diagnose(repo.engine, JOBS, cfg)
     assert by_check(report)[f"scan:{JOB}"].severity is Severity.OK and report.healthy
-
-
-def test_cli_doctor_json_exit_codes_and_fix(tmp_path):
-    env = helmq_env(tmp_path)
-    healthy = run_helmq(["doctor", "--json"], env)
-    assert healthy.returncode == 0, healthy.stderr
-    doc = json.loads(healthy.stdout)
-    assert doc["healthy"] is True
-    assert {"name", "severity", "count", "ids", "summary", "advice"} <= set(doc["findings"][0])
-    assert {f["name"]: f["severity"] for f in doc["findings"]}["scan:codebase_maintenance"] \
-        == "warn"
-
-    # Given an item left in flight with an expired lease in the CLI's own database
-    engine = make_engine(f"sqlite:///{tmp_path / 'state' / 'helmq.db'}")
-    repo = Repository(engine)
-    add_items(repo, "cli stuck", at=NOW - 3 * HOUR, job="codebase_maintenance")
-    [d] = queue_all(repo, NOW - 2 * HOUR, job="codebase_maintenance")
-    engine.dispose()
-
-    # When the doctor looks, it fails with exit 1 and says so in text
-    sick = run_helmq(["doctor"], env)
-    assert sick.returncode == 1, sick.stderr
-    assert "✗ stuck: 1 queued" in sick.stdout and sick.stdout.rstrip().endswith("unhealthy")
-
-    # When --fix runs on the embedded default, it re-queues the item in the database
-    fixed = run_helmq(["doctor", "--fix", "--json"], env)
-    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
-    doc = json.loads(fixed.stdout)
-    assert doc["healthy"] is True
-    assert any(f"#{d.handoff['item']}" in line for line in doc["fixed"])

@@ -6,94 +6,31 @@ import json
 import re
 import socket
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, update
 
-from helmq.config.jobs import JobsConfig, load_jobs
-from helmq.config.settings import EMBEDDED_BROKER, Settings
-from helmq.discovery.registry import STRATEGIES
-from helmq.domain.fingerprint import fingerprint, item_key
-from helmq.domain.model import Finding, Status
+from helmq.domain.model import Status
 from helmq.store.engine import make_engine
 from helmq.store.repository import Repository
 from helmq.store.schema import stage_runs, work_items
 from helmq.store.ui_queries import ItemFilter, Refusal, UIQueries, paused_jobs
 from helmq.web import create_app, serve_in_thread
 from helmq.web.auth import MISSING, NO_TOKEN, WRONG
-from helmq.web.metrics import Snapshot, render
-from helmq.web.transcript import parse_transcript
-from tests.conftest import REDIS_URL, git, helmq_env, make_git_repo, run_helmq
-
-TOKEN = "t0k-for-tests"
-API_KEY = "sk-ant-never-shown"
-INTERNAL, EXTERNAL = "maint", "feeds"
-JOBS_YAML = f"""\
-jobs:
-  {INTERNAL}:
-    internal: true
-    emoji: "🔧"
-    discovery: {{ strategy: autodo_scan }}
-  {EXTERNAL}:
-    emoji: "📰"
-    discovery: {{ strategy: autodo_scan }}
-  frozen:
-    paused: true
-"""
-
-
-def jobs_config(tmp_path: Path, repos: list[Path] | None = None) -> JobsConfig:
-    text = JOBS_YAML
-    if repos:
-        text = "repos: [" + ", ".join(str(r) for r in repos) + "]\n" + text
-    path = tmp_path / "jobs.yaml"
-    path.write_text(text, encoding="utf-8")
-    return load_jobs(path, strategies=STRATEGIES)
-
-
-def settings_for(tmp_path: Path, db_url: str, token: str | None = TOKEN, **kw: Any) -> Settings:
-    kw.setdefault("broker_url", EMBEDDED_BROKER)
-    return Settings(state_dir=tmp_path / "state", database_url=db_url,
-                    config_path=tmp_path / "jobs.yaml", last_active_path=tmp_path / "la.json",
-                    ui_token=token, anthropic_api_key=API_KEY, **kw)
-
-
-def add(repo: Repository, job: str, title: str, *, status: Status = Status.PENDING,
-        **columns: Any) -> int:
-    """An item found by discovery (so it has its `discovered` event), then set as given."""
-    # One repo per item: a pass over one repo would mark the others' items gone.
-    src = f"/src/{title.encode().hex()[:40]}"
-    fp = fingerprint(src, "TODO.md", title)
-    base = {"title": title, "source": "todo_md", "repo": src}
-    repo.upsert_findings(job, [Finding(fingerprint=fp, item_key=item_key(title, fp), title=title,
-                                       source_file="TODO.md", line=3, data=base)],
-                         sources={"todo_md"}, repos=[src])
-    with repo.engine.begin() as conn:
-        item_id = conn.execute(work_items.select().where(work_items.c.job == job,
-                                                         work_items.c.fingerprint == fp)
-                               ).mappings().one()["id"]
-        data = columns.pop("data", None)
-        values: dict[str, Any] = {"status": status, **columns}
-        if data is not None:
-            values["data"] = {**base, **data}
-        conn.execute(update(work_items).where(work_items.c.id == item_id).values(**values))
-    return item_id
-
-
-@pytest.fixture
-def env(tmp_path: Path, repo: Repository, db_url: str) -> Iterator[dict[str, Any]]:
-    settings = settings_for(tmp_path, db_url)
-    settings.state_dir.mkdir(parents=True)
-    app = create_app(settings, repo=repo, jobs=jobs_config(tmp_path))
-    with TestClient(app) as client:
-        yield {"client": client, "repo": repo, "settings": settings, "app": app,
-               "db_url": db_url, "tmp": tmp_path}
+from tests.conftest import REDIS_URL, git, make_git_repo
+from tests.support.ui import (
+    API_KEY,
+    EXTERNAL,
+    INTERNAL,
+    TOKEN,
+    add,
+    jobs_config,
+    settings_for,
+    ui_env,  # noqa: F401 - the `env` fixture
+)
 
 
 def auth(token: str = TOKEN) -> dict[str, str]:
@@ -344,32 +281,6 @@ def test_report_and_transcript_outside_the_state_dir_are_refused(env, tmp_path,
     assert client.get("/items/1/report/../../../../etc/passwd").status_code == 404
 
 
-# --- JSON API -----------------------------------------------------------------------------
-
-
-def test_api_items_gives_the_fields_of_items_json(env, tmp_path) -> None:
-    repo = env["repo"]
-    add(repo, INTERNAL, "One", status=Status.FAILED, failure_class="check_failed", tier="script")
-    add(repo, EXTERNAL, "Two", data={"review": {"verdict": "accept"}}, cost_usd=0.5)
-    cli_env = helmq_env(tmp_path, HELMQ_DATABASE_URL=env["db_url"],
-                        HELMQ_CONFIG=str(tmp_path / "jobs.yaml"))
-
-    out = run_helmq(["items", "--json"], cli_env)
-
-    assert out.returncode == 0, out.stderr
-    by_cli = {i["id"]: i for i in json.loads(out.stdout)}
-    by_api = {i["id"]: i for i in env["client"].get("/api/items").json()}
-    assert by_api == by_cli
-    # ?internal= picks a tab, the other filters narrow it
-    client = env["client"]
-    assert [i["title"] for i in client.get("/api/items?internal=true").json()] == ["One"]
-    assert [i["title"] for i in client.get("/api/items?internal=false").json()] == ["Two"]
-    assert [i["title"] for i in client.get("/api/items?status=failed&tier=script").json()] == [
-        "One"]
-    assert client.get("/api/items?internal=maybe").status_code == 400
-    assert client.get("/api/items?limit=0").status_code == 400
-
-
 def test_api_items_pages_with_a_link_header(env) -> None:
     for n in range(3):
         add(env["repo"], EXTERNAL, f"Item {n}")
@@ -591,20 +502,6 @@ def test_metrics(env) -> None:
         assert line.startswith(("# HELP helmq_", "# TYPE helmq_", "helmq_")), line
 
 
-def test_metric_labels_are_escaped() -> None:
-    text = render(Snapshot(items=[("pending", 'we"ird\\tier\n', 2)], oldest_pending_age=0.0,
-                           durations=[], cost_today=0.0))
-    assert 'helmq_items{status="pending",tier="we\\"ird\\\\tier\\n"} 2' in text
-
-
-def test_transcript_parser_tolerates_junk() -> None:
-    turns, cut = parse_transcript('{"type": "user", "message": {"content": "hi"}}\n[1,2]\n'
-                                  '{"type": "assistant", "message": "odd"}\n\n{broken\n')
-    assert not cut
-    assert [(t.role, t.kind, t.text) for t in turns] == [
-        ("user", "text", "hi"), ("assistant", "text", "odd"), ("raw", "unparsed", "{broken")]
-
-
 # --- a real server ----------------------------------------------------------------------------
 
 
@@ -634,10 +531,3 @@ def test_served_over_a_real_socket_on_loopback(tmp_path, repo, db_url) -> None:
     while time.monotonic() < deadline and ui.thread.is_alive():
         time.sleep(0.05)
     assert not ui.thread.is_alive()
-
-
-def test_importing_the_ui_opens_nothing(tmp_path) -> None:
-    # create_app() with a database that does not exist: nothing connects until a request
-    app = create_app(settings_for(tmp_path, "postgresql+psycopg://x@127.0.0.1:1/none"),
-                     jobs=jobs_config(tmp_path))
-    assert app.state.ctx._built == {}

@@ -20,16 +20,8 @@ from helmq.discovery import code_comments as comments_module
 from helmq.discovery.cache import CACHE_FORMAT, FileCache
 from helmq.discovery.registry import autodo_scan
 from helmq.repos import files as files_module
-from tests.conftest import helmq_env, make_git_repo, run_helmq, write
-
-FILES = {
-    "TODO.md": "# Work\n\n- [ ] write the docs !p1\n- [ ] bad tag !p9\n- [x] ship it\n",
-    "docs/TODO.md": "- [ ] docs item\n",
-    "src/app.py": "x = 1  # TODO: tidy app\n# FIXME(ann): broken edge case\n",
-    "src/lib.js": "// HACK: remove this later\n",
-    "bin/deploy": "#!/usr/bin/env bash\necho hi # TODO: deploy check\n",
-    "notes.txt": "TODO: not a comment\n",
-}
+from tests.conftest import make_git_repo, write
+from tests.support.scan_cache import FILES
 
 
 class ReadWatch:
@@ -272,18 +264,6 @@ def test_an_unreadable_file_is_not_cached(repo, cache_dir, monkeypatch):
     # When it is readable again, then the rescan reads it (the failure was not cached)
     again = autodo_scan([repo], cache_dir=cache_dir)
     assert "tidy app" in {f.title for f in again.findings}
-
-
-def test_helmq_scan_keeps_its_cache_in_the_state_dir(tmp_path):
-    repo = make_git_repo(tmp_path / "repo", FILES)
-    env = helmq_env(tmp_path)
-    out = run_helmq(["scan", "--repo", str(repo), "--json"], env)
-    assert out.returncode == 0, out.stderr
-    assert len(list((tmp_path / "state" / "scan-cache").glob("*/*.json"))) == 1
-    again = run_helmq(["scan", "--repo", str(repo), "--json"], env)
-    assert again.returncode == 0, again.stderr
-    [scan] = json.loads(again.stdout)
-    assert scan["new"] == 0 and scan["gone"] == 0
 
 
 # --- a tree outside git: the walk lists only the folders that changed ---------------------

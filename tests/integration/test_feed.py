@@ -17,21 +17,18 @@ from fake_anthropic import FakeAnthropic, json_reply, overloaded, text
 from handlers.feed import HANDLER, process
 from helmq.config.jobs import load_jobs
 from helmq.config.settings import Settings
-from helmq.discovery.feed import MAX_BYTES, SOURCE, check_url, scan_feed
+from helmq.discovery.feed import MAX_BYTES, SOURCE, scan_feed
 from helmq.discovery.registry import STRATEGIES
 from helmq.domain.model import Stage, Status, Tier
-from helmq.errors import ConfigError
 from helmq.store.repository import Repository
 from helmq.tiers.context import StageContext
 from tests.conftest import TESTS, write
+from tests.support.feed import wired
 
 CORPUS = TESTS / "corpus_feeds"
 SUMMARISE = "You summarise one entry of a feed"
 REVIEW = "You review one change"
 KEY = "sk-ant-test-feed-0123456789"
-
-wired = pytest.mark.skipif("feed" not in STRATEGIES,
-                           reason="the feed strategy is not registered in jobs.yaml yet")
 
 
 class FeedServer:
@@ -207,15 +204,6 @@ def test_a_document_that_is_no_feed_is_a_warning(served: FeedServer, body: bytes
     assert result.scanned == [] and reason in result.warnings[0]
 
 
-@pytest.mark.parametrize("url", ["ftp://example.org/feed.xml", "example.org/feed.xml",
-                                 "https:///feed.xml", "file://", "javascript:alert(1)"])
-def test_only_http_https_and_file_urls_are_fetched(url: str):
-    with pytest.raises(ConfigError, match="expected an http://, https:// or file:// URL"):
-        check_url(url)
-    assert check_url("https://example.org/feed.xml") == "https://example.org/feed.xml"
-    assert check_url("file:///srv/feed.xml") == "file:///srv/feed.xml"
-
-
 # --- rescans: gone, unreachable, unchanged -------------------------------------------------
 
 
@@ -301,23 +289,6 @@ jobs:
     [scan] = scan_jobs(repo, jobs, cache_dir=tmp_path / "cache")
     assert (scan.job, scan.counts.new) == ("news", 2)
     assert {i.job for i in repo.list_items()} == {"news"}
-
-
-@wired
-@pytest.mark.parametrize("discovery, message", [
-    ("{strategy: feed}", "the feed strategy needs a url"),
-    ("{strategy: feed, url: 'ftp://example.org/x'}", "expected an http://, https:// or file://"),
-    ("{strategy: feed, url: 42}", "expected a string"),
-    ("{strategy: autodo_scan, url: 'https://example.org/feed.xml'}",
-     "only the feed strategy takes a url"),
-])
-def test_a_wrong_feed_url_names_the_file_line_and_key(tmp_path: Path, discovery: str,
-                                                      message: str):
-    config = write(tmp_path / "jobs.yaml", f"jobs:\n  news:\n    discovery: {discovery}\n")
-    with pytest.raises(ConfigError) as caught:
-        load_jobs(config, strategies=STRATEGIES)
-    assert message in str(caught.value)
-    assert str(caught.value).startswith(f"{config}:3: jobs.news.discovery.url: ")
 
 
 # --- the handler -----------------------------------------------------------------------------

@@ -1,10 +1,10 @@
-"""The script checks: registry, links, ruff and noop, on real files and git repositories."""
+"""The script checks: registry, links, anchors and noop, on real files and git repositories.
+The ruff check, which runs the real `ruff`, is in tests/integration/test_script_checks.py."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -12,11 +12,11 @@ import pytest
 
 from helmq.checks import all_checks, get_check, match_check, register
 from helmq.checks import registry as registry_module
-from helmq.checks import ruff as ruff_module
 from helmq.checks.registry import FixResult, Problem
 from helmq.errors import CheckError, UnknownCheckError
 from helmq.repos import worktree as worktree_module
 from helmq.repos.worktree import changed_files, commit_all, prepare_worktree
+from tests.support.script_checks import write
 
 USER = {
     "GIT_AUTHOR_NAME": "Test User",
@@ -38,16 +38,6 @@ def git(cwd: Path, *args: str) -> str:
         check=True,
     )
     return proc.stdout
-
-
-def write(root: Path, files: dict[str, str | bytes]) -> None:
-    for name, content in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
 
 
 def make_repo(root: Path, files: dict[str, str | bytes]) -> Path:
@@ -286,47 +276,6 @@ def test_links_fix_in_a_worktree_stays_in_scope_and_off_the_user_checkout(
     assert git(repo, "status", "--porcelain") == ""
 
 
-# --- ruff -------------------------------------------------------------------------------
-
-RUFF_TOML = '[lint]\nselect = ["F"]\n'
-
-
-def test_ruff_detects_and_fixes_an_unused_import(tmp_path: Path) -> None:
-    write(
-        tmp_path,
-        {
-            "ruff.toml": RUFF_TOML,
-            "pkg/app.py": "import os\nimport sys\n\nprint(sys.argv)\n",
-            "clean.py": "print('ok')\n",
-        },
-    )
-    ruff = get_check("ruff")
-    problems = ruff.detect(tmp_path)
-    assert [(p.file, p.line, p.detail["code"]) for p in problems] == [("pkg/app.py", 1, "F401")]
-    assert "`os` imported but unused" in problems[0].message
-    assert ruff.scope(problems) == {"pkg/app.py"}
-
-    result = ruff.fix(tmp_path)
-
-    assert (result.fixed, result.unfixed) == (1, [])
-    assert (tmp_path / "pkg/app.py").read_text() == "import sys\n\nprint(sys.argv)\n"
-    assert ruff.detect(tmp_path) == []
-
-
-def test_ruff_reports_what_it_cannot_fix(tmp_path: Path) -> None:
-    write(tmp_path, {"ruff.toml": RUFF_TOML, "a.py": "import os\nprint(undefined_name)\n"})
-    result = get_check("ruff").fix(tmp_path)
-    assert result.fixed == 1
-    assert [(p.file, p.detail["code"]) for p in result.unfixed] == [("a.py", "F821")]
-    assert result.notes == ["ruff fixed 1 of 2 violations"]
-
-
-def test_ruff_crash_raises_check_error_with_its_stderr(tmp_path: Path) -> None:
-    write(tmp_path, {"ruff.toml": "[lint\nselect = \n", "a.py": "x = 1\n"})
-    with pytest.raises(CheckError, match=r"(?s)ruff exited 2: .*ruff\.toml.*unclosed table"):
-        get_check("ruff").detect(tmp_path)
-
-
 # --- noop -------------------------------------------------------------------------------
 
 
@@ -336,27 +285,6 @@ def test_noop_finds_nothing_and_changes_nothing(tmp_path: Path) -> None:
     assert noop.detect(tmp_path) == []
     assert noop.fix(tmp_path) == FixResult(0, [], ["nothing to do"])
     assert (tmp_path / "README.md").read_text() == "[broken](nowhere.md)\n"
-
-
-# --- timeouts ---------------------------------------------------------------------------
-
-
-def test_a_hung_ruff_is_a_check_error_naming_the_command_and_directory(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Given a ruff that never finishes (a stuck file system, say)
-    write(tmp_path, {"a.py": "import os\n"})
-    monkeypatch.setattr(ruff_module, "_ruff", lambda: [sys.executable, "-c",
-                                                       "import time; time.sleep(60)"])
-    monkeypatch.setattr(ruff_module, "RUFF_TIMEOUT", 0.5)
-    started = time.monotonic()
-    with pytest.raises(CheckError) as info:
-        get_check("ruff").detect(tmp_path)
-    assert time.monotonic() - started < 30
-    message = str(info.value)
-    assert "`ruff check --output-format json --exit-zero --no-cache .`" in message
-    assert "did not finish within 0.5 s" in message
-    assert str(tmp_path) in message
 
 
 def test_a_hung_git_in_the_links_check_is_a_check_error(
