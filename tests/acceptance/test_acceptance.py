@@ -178,14 +178,15 @@ def test_duplicate_and_stale_messages_change_nothing(tmp_path, pg_url, redis_url
     repo = make_git_repo(tmp_path / "app", DOCS)
     env = helmq_env(tmp_path, HELMQ_DATABASE_URL=pg_url, HELMQ_BROKER_URL=redis_url,
                     HELMQ_CONFIG=str(write_jobs(tmp_path, repo)))
-    start_worker("control,llm", env)
-    start_worker("script", env)
+    control = start_worker("control,llm", env)
+    script = start_worker("script", env)
     assert run_helmq(["run-once", "--ignore-idle"], env).returncode == 0
     link = items_by_title(env)[LINK_TITLE]
     engine = make_engine(pg_url)
     store = Repository(engine)
     events_before = store.item_events(link["id"])
     runs_before = store.item_stage_runs(link["id"])
+    seen = {w: len(w.log.read_text(errors="replace")) for w in (control, script)}
 
     # When the same messages arrive again (duplicates) and with an older token (stale)
     from celery import Celery
@@ -194,21 +195,29 @@ def test_duplicate_and_stale_messages_change_nothing(tmp_path, pg_url, redis_url
     from tasks.router import route_task
 
     sender.conf.task_routes = (route_task,)
+    expected = {}
     for attempt in (link["attempt"], link["attempt"] - 1):
         handoff = {"item": link["id"], "attempt": attempt, "tier": "script"}
         for stage in ("classify", "execute", "review"):
             sender.send_task(f"helmq.{stage}", args=[handoff])
-    # A marker through the same queues shows the workers consumed everything before it
-    time.sleep(0.5)
-    deadline = time.monotonic() + 30
-    import redis
+            worker = script if stage == "execute" else control
+            expected[(stage, attempt)] = (worker, f"{stage}: item {link['id']} attempt {attempt} "
+                                                  "is not queued for it; stale message dropped")
 
-    client = redis.Redis.from_url(redis_url)
-    while time.monotonic() < deadline and any(client.llen(q) for q in ("llm", "script")):
+    # Then each one reaches its worker, which says it dropped it (a message still held by a
+    # worker, or one that ran a stage, never says so)
+    def dropped() -> set:
+        logs = {w: w.log.read_text(errors="replace")[seen[w]:] for w in (control, script)}
+        return {key for key, (w, line) in expected.items() if line in logs[w]}
+
+    deadline = time.monotonic() + 60
+    while dropped() != set(expected) and time.monotonic() < deadline:
         time.sleep(0.2)
-    time.sleep(1.0)
-
-    # Then no stage ran again: no new events, no new stage runs, same status
+    assert dropped() == set(expected), (
+        f"not dropped: {sorted(set(expected) - dropped())}\n"
+        f"control:\n{control.log.read_text(errors='replace')[seen[control]:][-3000:]}\n"
+        f"script:\n{script.log.read_text(errors='replace')[seen[script]:][-3000:]}")
+    # And no stage ran again: no new events, no new stage runs, same status
     assert store.item_events(link["id"]) == events_before
     assert store.item_stage_runs(link["id"]) == runs_before
     assert store.get_item(link["id"]).status == "done"
