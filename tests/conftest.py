@@ -1,5 +1,10 @@
 """Shared fixtures: real Postgres (a database cloned per test from a migrated template),
-real Redis, real git repositories and real `celery worker` processes."""
+real Redis, real git repositories and real `celery worker` processes.
+
+Every test lives in a tier folder and is marked with its tier (`-m unit`, `-m integration`,
+`-m acceptance`): tests/unit needs no server, tests/integration runs on Postgres, Redis and git
+in process, tests/acceptance runs real workers, the helmq CLI, celery and the browser. The
+folders' conftest.py files refuse what their tier may not use."""
 
 from __future__ import annotations
 
@@ -18,6 +23,8 @@ from helmq.store.engine import make_engine, upgrade
 from helmq.store.repository import Repository
 
 ROOT = Path(__file__).resolve().parents[1]
+TESTS = ROOT / "tests"
+"""The tests folder: its data (corpus/, corpus_feeds/) and fake_anthropic.py live here."""
 PG_BASE = os.environ.get("HELMQ_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("HELMQ_TEST_REDIS", "redis://127.0.0.1:6379/14")
 TEMPLATE = f"helmq_tmpl_{os.getpid()}"
@@ -28,6 +35,31 @@ GIT_ENV = {
     "GIT_COMMITTER_NAME": "Test User",
     "GIT_COMMITTER_EMAIL": "user@example.com",
 }
+
+
+TIERS = ("unit", "integration", "acceptance")
+UNIT_TEST_TIMEOUT = 10
+"""Seconds one unit test may take (pytest-timeout); the whole folder must stay under 30 s."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with its tier, the folder under tests/ it is in; a test outside the
+    tier folders is a usage error."""
+    stray = []
+    for item in items:
+        try:
+            folder = item.path.relative_to(TESTS).parts[0]
+        except ValueError:
+            continue
+        if folder not in TIERS:
+            stray.append(item.nodeid)
+            continue
+        item.add_marker(folder)
+        if folder == "unit":
+            item.add_marker(pytest.mark.timeout(UNIT_TEST_TIMEOUT))
+    if stray:
+        raise pytest.UsageError(
+            f"tests belong in tests/unit, tests/integration or tests/acceptance: {stray[:5]}")
 
 
 def _admin():

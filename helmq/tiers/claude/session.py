@@ -19,14 +19,14 @@ from typing import Any, Protocol
 from helmq.domain.item import WorkItem
 from helmq.domain.model import Stage, Tier
 from helmq.domain.outcome import Carried, FailureClass, Outcome, WaitReason
-from helmq.errors import ConfigError
+from helmq.errors import ConfigError, SlotBusy
 from helmq.repos.worktree import Worktree, branch_diff, changed_files, commit_all, prepare_worktree
 from helmq.tiers.claude.config import ClaudeConfig, SessionLimits, resolve_bin
 from helmq.tiers.claude.outcome import SessionOutcome, Verdict, classify_session
 from helmq.tiers.claude.process import SessionRun, SessionSpec, run_session
 from helmq.tiers.claude.prompt import build_prompt, resume_prompt
 from helmq.tiers.claude.report import write_session_report
-from helmq.tiers.claude.slot import SlotBusy, session_slot
+from helmq.tiers.claude.slot import session_slot
 from helmq.tiers.claude.stream import Progress
 from helmq.tiers.claude.transcript import expected_transcript, find_transcript
 from helmq.tiers.workspace import no_repo

@@ -1,0 +1,1 @@
+"""Helpers shared by test files of several tiers (plain functions, values and fixtures)."""
