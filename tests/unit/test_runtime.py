@@ -63,6 +63,8 @@ def test_a_forked_child_keeps_the_parsed_jobs_and_builds_its_own_engine(settings
     assert "engine" not in child.__dict__
 
 
+# Other tests of this process built apps with the same task names; this one's tasks don't run.
+@pytest.mark.filterwarnings("ignore::celery.exceptions.DuplicateTaskNameWarning")
 def test_only_beat_builds_the_schedule(settings, parses, tmp_path):
     # Given the Celery app a worker or beat builds
     runtime.install(Runtime(settings))
