@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
-from helmq.cli.output import EXIT_PROBLEMS, EXIT_USAGE
+from helmq.cli.output import EXIT_BROKEN_PIPE, EXIT_PROBLEMS, EXIT_USAGE
 from helmq.cli.parser import build_parser
 from helmq.errors import BrokerError, ConfigError, HelmqError, StoreError
 
@@ -42,6 +43,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_PROBLEMS
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`helmq items --json | head`): stop quietly, as git does, and
+        # keep Python from failing again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("helmq")
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+EXIT_BROKEN_PIPE = 141
+"""As a process killed by SIGPIPE exits in the shell (128 + 13)."""
 
 
 def emit(args: argparse.Namespace, data: Any, text: Callable[[], str]) -> None:

@@ -71,11 +71,14 @@ def cmd_items(rt: Runtime, args: argparse.Namespace) -> int:
                 return f"for {i.stage}"
             return i.failure_class or i.waiting_reason or ""
 
-        rows = [f"{'ID':>5}  {'STATUS':<11} {'TIER':<14} {'P':<2} {'WHY':<16} TITLE"]
+        # The key names the item's branch (helmq/<key>) for `git log` and `helmq show`.
+        rows = [f"{'ID':>5}  {'STATUS':<11} {'TIER':<14} {'P':<2} {'WHY':<16} "
+                f"{'REPO':<14} {'KEY':<50} TITLE"]
         rows += [
             f"{i.id:>5}  {i.status.value:<11} {(i.tier or '-'):<14} "
             f"{'' if i.priority is None else i.priority:<2} "
-            f"{why(i):<16} {i.title[:70]}"
+            f"{why(i):<16} {Path(i.repo).name[:14] if i.repo else '-':<14} "
+            f"{i.item_key[:50]:<50} {i.title[:60]}"
             for i in items
         ]
         return "\n".join(rows)
@@ -114,6 +117,15 @@ def cmd_show(rt: Runtime, args: argparse.Namespace) -> int:
                  f"  source {item.source_file}:{item.line}", "", "events:"]
         lines += [f"  {e['at']}  {e['from_status'] or '':>11} → {e['to_status'] or '':<11} "
                   f"{e['stage'] or '':<9} {e['message'] or ''}" for e in data["events"]]
+        if data["stage_runs"]:
+            lines += ["", "stage runs:"]
+            lines += [f"  {r['started_at']}  {r['stage']:<9} attempt {r['attempt']:<3} "
+                      f"{r['tier'] or '-':<14} {r['outcome'] or 'running':<12} "
+                      f"${float(r['cost_usd'] or 0):.4f}"
+                      + (f"  {r['error_class']}" if r['error_class'] else "")
+                      for r in data["stage_runs"]]
+        if report:
+            lines += ["", f"report ({item.report_path}):", report.rstrip("\n")]
         if data["diff"]:
             lines += ["", data["diff"]]
         return "\n".join(lines)

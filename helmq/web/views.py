@@ -28,6 +28,7 @@ def item_json(item: WorkItem) -> dict[str, Any]:
         "tier": item.tier.value if item.tier else item.data.get("tier"),
         "source": item.data.get("source"),
         "source_file": item.source_file,
+        "repo": item.repo,
         "line": item.line,
         "fingerprint": item.fingerprint,
         "recurrence": item.recurrence,

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from helmq.domain.model import Finding
 from helmq.store.engine import make_engine
 from helmq.store.repository import Repository
 from helmq.store.schema import work_items
@@ -479,3 +480,30 @@ def test_scan_finds_todo_comments_in_code_and_marks_removed_ones_gone(tmp_path):
     assert scan(env, repo)["gone"] == 1
     status = {i["source"]: i["status"] for i in items(env)}
     assert status == {"code_comment": "gone", "todo_md": "pending"}
+
+
+def test_a_reader_that_goes_away_ends_the_listing_quietly(tmp_path):
+    # Given more items than a pipe holds
+    env = helmq_env(tmp_path)
+    engine = make_engine(f"sqlite:///{tmp_path / 'state' / 'helmq.db'}")
+    (tmp_path / "state").mkdir(parents=True, exist_ok=True)
+    assert run_helmq(["db", "upgrade"], env).returncode == 0
+    repo = Repository(engine)
+    findings = [Finding(fingerprint=f"fp{n}", item_key=f"item-{n}", title=f"Item {n} " + "x" * 60,
+                        source_file="TODO.md", line=n, data={"title": f"Item {n}"})
+                for n in range(600)]
+    repo.upsert_findings("codebase_maintenance", findings, sources={"todo_md"}, repos=[])
+    engine.dispose()
+
+    # When `helmq items --json | head -c 100` reads a little and closes the pipe
+    proc = subprocess.Popen([sys.executable, "-m", "helmq.cli", "items", "--json"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.read(100)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+
+    # Then helmq stops as a piped command does, without a traceback
+    assert proc.returncode == 141, err
+    assert "Traceback" not in err and "BrokenPipe" not in err
