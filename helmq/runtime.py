@@ -116,6 +116,8 @@ class Runtime:
     """Jobs handed in: parsed by the parent of a forked worker, or narrowed by --repo."""
     migrate: bool = False
     """Apply pending migrations when the engine is built (the CLI does; workers do not)."""
+    only_repos: tuple[str, ...] | None = None
+    """`run-once/up --repo`: dispatch only the items found in these repositories."""
     pid: int = field(default_factory=os.getpid)
 
     @cached_property
@@ -143,17 +145,20 @@ class Runtime:
     def execute_time_limit(self) -> float:
         return execute_time_limit(self.settings)
 
-    def with_repos(self, repos: list[Path]) -> Runtime:
-        """This runtime limited to `repos` (what --repo asks), sharing the engine."""
+    def with_repos(self, repos: list[Path], *, only: bool = False) -> Runtime:
+        """This runtime scanning `repos`, sharing the engine; with `only` (what --repo asks)
+        it also dispatches nothing else."""
         narrowed = Runtime(self.settings, replace(self.jobs, repos=tuple(repos)),
-                           migrate=self.migrate)
+                           migrate=self.migrate,
+                           only_repos=tuple(str(r) for r in repos) if only else None)
         if "engine" in self.__dict__:
             narrowed.__dict__["engine"] = self.engine
         return narrowed
 
     def for_child(self) -> Runtime:
         """What a forked child keeps: settings and the parsed jobs, never the engine."""
-        return Runtime(self.settings, self.__dict__.get("jobs", self.jobs_given))
+        return Runtime(self.settings, self.__dict__.get("jobs", self.jobs_given),
+                       only_repos=self.only_repos)
 
     def close(self) -> None:
         """Dispose of the engine's pooled connections, if one was built."""

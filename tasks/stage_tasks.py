@@ -61,7 +61,8 @@ def register(app: Celery, *, time_limit: float, execute_time_limit: float | None
     @app.task(name="helmq.dispatch", bind=True)
     def dispatch(self: Task) -> int:
         rt = runtime.current()
-        return _publish(self.app, dispatch_tick(rt.repo, rt.jobs, rt.settings).dispatched)
+        tick = dispatch_tick(rt.repo, rt.jobs, rt.settings, repos=rt.only_repos)
+        return _publish(self.app, tick.dispatched)
 
     @app.task(name="helmq.reconcile", bind=True)
     def reconcile(self: Task) -> int:

@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = verb("items", verbs.cmd_items, "list work items", json_flag=True)
     sp.add_argument("--job")
+    sp.add_argument("--repo", metavar="PATH", help="only the items found in this repo")
     sp.add_argument("--status", choices=[s.value for s in Status])
     sp.add_argument("--tier", choices=[t.value for t in Tier])
     g = sp.add_mutually_exclusive_group()
@@ -65,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = verb("run-once", serve.cmd_run_once,
               "scan, then take every eligible item to a settled status and exit "
               "(embedded unless HELMQ_BROKER_URL is set)", json_flag=True)
-    sp.add_argument("--repo", action="append", metavar="PATH", help="repo to work on (repeatable)")
+    sp.add_argument("--repo", action="append", metavar="PATH",
+                    help="work on this repo only (repeatable): it is scanned, and only its "
+                    "items are dispatched (default: jobs.yaml's repos, else the current dir)")
     sp.add_argument("--limit", type=int, help="dispatch at most N items")
     sp.add_argument("--ignore-idle", action="store_true",
                     help="dispatch even if the user was active recently")
@@ -74,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = verb("up", serve.cmd_up, "embedded all-in-one: migrations, worker threads for all queues, "
               "beat, and the web UI on 127.0.0.1")
-    sp.add_argument("--repo", action="append", metavar="PATH")
+    sp.add_argument("--repo", action="append", metavar="PATH",
+                    help="work on this repo only (repeatable), as run-once --repo")
     sp.add_argument("--port", type=int, default=8765, help="web UI port (default 8765)")
 
     sp = verb("ui", serve.cmd_ui, "the web UI: External and Internal tabs, item pages, JSON API")

@@ -75,9 +75,10 @@ class RunResult:
         return "\n".join(lines)
 
 
-def _prepare(rt: Runtime, repos: Sequence[Path]) -> tuple[Runtime, Celery]:
-    """This runtime limited to `repos`, installed for the tasks, and its Celery app."""
-    rt = runtime.install(rt.with_repos(list(repos)))
+def _prepare(rt: Runtime, repos: Sequence[Path], *, only: bool) -> tuple[Runtime, Celery]:
+    """This runtime scanning `repos` (and dispatching only their items with `only`),
+    installed for the tasks, and its Celery app."""
+    rt = runtime.install(rt.with_repos(list(repos), only=only))
     return rt, make_celery(rt)
 
 
@@ -166,9 +167,10 @@ def _wait_settled(rt: Runtime, celery_app: Celery, deadline: float, touched: set
 
 
 def run_once(rt: Runtime, *, repos: Sequence[Path], limit: int | None, ignore_idle: bool,
-             timeout: float) -> RunResult:
-    """Scan, then dispatch and wait until every eligible item has settled."""
-    rt, celery_app = _prepare(rt, repos)
+             timeout: float, only: bool = False) -> RunResult:
+    """Scan, then dispatch and wait until every eligible item has settled; with `only`
+    (--repo), only the items of `repos`."""
+    rt, celery_app = _prepare(rt, repos, only=only)
     result = RunResult(scans=scan_with_progress(rt.repo, rt.jobs, repos=repos,
                                        cache_dir=rt.settings.scan_cache_dir))
     worker = EmbeddedWorker(celery_app) if rt.settings.embedded else None
@@ -185,7 +187,7 @@ def run_once(rt: Runtime, *, repos: Sequence[Path], limit: int | None, ignore_id
         while True:
             fresh: list[Dispatch] = []
             if remaining is None or remaining > 0:
-                tick = dispatch_tick(rt.repo, rt.jobs, rt.settings,
+                tick = dispatch_tick(rt.repo, rt.jobs, rt.settings, repos=rt.only_repos,
                                      ignore_idle=ignore_idle, limit=remaining)
                 result.skipped.update(tick.skipped)
                 fresh = [d for d in tick.dispatched if d.handoff["item"] not in touched]
@@ -209,7 +211,7 @@ def serve_embedded(rt: Runtime, *, port: int) -> int:
     """Run worker threads and beat in this process until interrupted."""
 
     repos = list(rt.jobs.repos) or [Path.cwd()]
-    rt, celery_app = _prepare(rt, repos)
+    rt, celery_app = _prepare(rt, repos, only=rt.only_repos is not None)
     rt.settings.state_dir.mkdir(parents=True, exist_ok=True)
     worker = EmbeddedWorker(celery_app, beat=True,
                             schedule_file=str(rt.settings.state_dir / "embedded-beat-schedule"))

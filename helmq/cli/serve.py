@@ -18,7 +18,7 @@ def cmd_run_once(rt: Runtime, args: argparse.Namespace) -> int:
     from helmq.cli.run import run_once
 
     result = run_once(rt, repos=target_repos(rt, args.repo), limit=args.limit,
-                      ignore_idle=args.ignore_idle, timeout=args.timeout)
+                      ignore_idle=args.ignore_idle, timeout=args.timeout, only=bool(args.repo))
     emit(args, result.as_dict(), result.text)
     return EXIT_PROBLEMS if result.failed else EXIT_OK
 
@@ -27,7 +27,7 @@ def cmd_up(rt: Runtime, args: argparse.Namespace) -> int:
     from helmq.cli.run import serve_embedded
 
     if args.repo:
-        rt = rt.with_repos(target_repos(rt, args.repo))
+        rt = rt.with_repos(target_repos(rt, args.repo), only=True)
     return serve_embedded(rt, port=args.port)
 
 

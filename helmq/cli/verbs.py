@@ -59,6 +59,9 @@ def cmd_items(rt: Runtime, args: argparse.Namespace) -> int:
 
     items = rt.repo.list_items(jobs=_selected_jobs(rt, args), status=args.status,
                                 tier=args.tier)
+    if args.repo:
+        where = str(Path(args.repo).expanduser().resolve())
+        items = [i for i in items if i.repo == where]
     data = [item_json(i) for i in items]
     for d in data:
         d.pop("data")

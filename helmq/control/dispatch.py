@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -46,8 +47,10 @@ def dispatch_tick(
     ignore_idle: bool = False,
     limit: int | None = None,
     now: datetime | None = None,
+    repos: Collection[str] | None = None,
 ) -> Tick:
-    """Queue eligible items: the user idle long enough, the data filter, the recurrence guard."""
+    """Queue eligible items: the user idle long enough, the data filter, the recurrence guard;
+    with `repos` (`run-once --repo`), only the items found in those repositories."""
     now = now or datetime.now(UTC)
     tick = Tick(reset=repo.reset_recurring(now))
     last = read_last_active(settings.last_active_path)
@@ -70,6 +73,8 @@ def dispatch_tick(
 
         def accept(item: WorkItem, _filter=job.eligibility.data_filter) -> bool:
             if still_blocked(item, settings):
+                return False
+            if repos is not None and item.repo not in repos:
                 return False
             return matches_filter(item.filter_data, _filter) and recurrence_due(
                 item.recurrence, item.last_completed, now

@@ -137,9 +137,10 @@ def _ask(item: WorkItem, ctx: StageContext) -> tuple[dict, float] | Outcome:
     if cached and cached.get("cache_key") == key:
         return cached, 0.0
     if ctx.llm is None or not ctx.llm.has_credentials:
+        # Unclassified, it has no tier yet: nothing says which one it will need.
         return Outcome.waiting(WaitReason.NO_CREDENTIALS, "no rule places it and classifying it "
                                "needs ANTHROPIC_API_KEY; waiting until it is set",
-                               retry_after=ctx.retry_waiting_seconds, tier=Tier.CLAUDE_SESSION)
+                               retry_after=ctx.retry_waiting_seconds)
     meter = ctx.llm.meter(item, Stage.CLASSIFY.value, None)
     result = ask(meter, "classify", SYSTEM, _prompt(item), Classification, max_tokens=600,
                  what=f"classifying item {item.item_key}")

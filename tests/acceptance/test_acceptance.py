@@ -99,10 +99,10 @@ def test_pipeline_on_postgres_redis_and_real_workers(tmp_path, pg_url, redis_url
     shown = assert_link_item_done(env, repo, before)
     workers = {r["stage"]: r["worker"] for r in shown["stage_runs"]}
     assert workers == {"classify": control.name, "execute": script.name, "review": control.name}
-    # And the item that needs an agent waits for credentials instead of being faked
+    # And the item no rule places waits for credentials instead of being faked, unclassified
     rust = items_by_title(env)["Rewrite the parser in Rust"]
     assert (rust["status"], rust["tier"], rust["waiting_reason"]) == (
-        "waiting", "claude_session", "no_credentials")
+        "waiting", None, "no_credentials")
 
 
 def test_pipeline_on_embedded_default(tmp_path):

@@ -507,3 +507,24 @@ def test_a_reader_that_goes_away_ends_the_listing_quietly(tmp_path):
     # Then helmq stops as a piped command does, without a traceback
     assert proc.returncode == 141, err
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_run_once_with_repo_works_on_that_repo_only(tmp_path):
+    # Given helmq knows the items of two repositories
+    env = helmq_env(tmp_path)
+    first = make_git_repo(tmp_path / "first", {"TODO.md": "- [ ] Tidy the first\n"})
+    second = make_git_repo(tmp_path / "second", {"TODO.md": "- [ ] Tidy the second\n"})
+    scan(env, second)
+
+    # When run-once is limited to the first
+    out = run_helmq(["run-once", "--repo", str(first), "--ignore-idle", "--json"], env)
+    assert out.returncode == 0, out.stderr
+
+    # Then only the first repo's item was dispatched (it waits to be classified), and
+    # `items --repo` lists each repo's own
+    assert [i["title"] for i in json.loads(out.stdout)["items"]] == ["Tidy the first"]
+    by_title = {i["title"]: i for i in items(env)}
+    assert by_title["Tidy the first"]["status"] == "waiting"
+    assert by_title["Tidy the second"]["status"] == "pending"
+    assert [i["title"] for i in items(env, "--repo", str(second))] == ["Tidy the second"]
+    assert by_title["Tidy the second"]["repo"] == str(second.resolve())

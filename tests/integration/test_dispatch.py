@@ -266,3 +266,24 @@ def test_items_waiting_for_credentials_wait_until_a_key_is_set(
     keyed = replace(settings, anthropic_api_key="sk-test")
     tick = dispatch_tick(repo, jobs_from(tmp_path), keyed, ignore_idle=True, now=later)
     assert dispatched_titles(repo, tick) == {"Needs an agent"}
+
+
+def test_a_run_limited_to_a_repo_dispatches_only_its_items(repo: Repository,
+                                                           tmp_path: Path) -> None:
+    # Given items found in two repositories
+    other = "/src/other"
+    fp = fingerprint(other, "TODO.md", "Elsewhere")
+    add(repo, finding("Here"))
+    repo.upsert_findings("maint", [Finding(
+        fingerprint=fp, item_key=item_key("Elsewhere", fp), title="Elsewhere",
+        source_file="TODO.md", line=1,
+        data={"title": "Elsewhere", "source": "todo_md", "repo": other, "auto_start": True})],
+        sources={"todo_md"}, repos=[other], now=NOW)
+
+    # When a run limited to the first (run-once --repo) dispatches
+    tick = dispatch_tick(repo, jobs_from(tmp_path), settings_for(tmp_path), ignore_idle=True,
+                         now=NOW, repos=[REPO])
+
+    # Then only its item goes; the other one stays pending for a run that covers its repo
+    assert dispatched_titles(repo, tick) == {"Here"}
+    assert statuses(repo)["Elsewhere"] is Status.PENDING

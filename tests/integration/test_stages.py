@@ -165,11 +165,11 @@ def test_links_item_is_fixed_on_its_branch_and_the_rust_item_waits(env: Env) -> 
         ("classify", "ok"), ("execute", "ok"), ("review", "accepted")]
     assert all(r["finished_at"] is not None for r in runs)
 
-    # And the Rust item, which needs an agent, waits for credentials
+    # And the Rust item, which no rule places, waits for credentials, with no tier yet
     assert env.step(Stage.CLASSIFY, rust).next is None
     waiting = env.item(rust)
     assert (waiting.status, waiting.waiting_reason, waiting.tier) == (
-        Status.WAITING, "no_credentials", Tier.CLAUDE_SESSION)
+        Status.WAITING, "no_credentials", None)
     assert waiting.lease_until is not None
     assert [r["outcome"] for r in env.repo.item_stage_runs(waiting.id)] == ["waiting"]
     assert waiting.branch is None
