@@ -66,13 +66,42 @@ class RunResult:
                  f"{s.counts.unchanged} unchanged, {s.counts.gone} gone" for s in self.scans]
         lines += [f"skipped {job}: {why}" for job, why in self.skipped.items()]
         lines.append(f"dispatched {self.dispatched} item(s)")
-        lines += [f"  #{i['id']:<5} {i['status']:<11} {i['tier'] or '-':<14} {i['title'][:60]}"
+        lines += [f"  #{i['id']:<5} {settled_as(i):<11} {i['tier'] or '-':<14} {i['title'][:60]}"
                   + (f"  ({i['failure_class'] or i['waiting_reason']})"
                      if i["failure_class"] or i["waiting_reason"] else "")
                   for i in self.items]
         if self.timed_out:
             lines.append("timed out waiting for items to settle")
+        lines.append(summary(self.items))
         return "\n".join(lines)
+
+
+def settled_as(item: dict[str, Any]) -> str:
+    """What became of an item this run took: `fixed` (a branch with the change), `reported`
+    (done, for a person to act on), or its status. A recurring item is stored as pending again
+    once it settles; this run settled it all the same."""
+    status = item["status"]
+    if status == Status.DONE or (status == Status.PENDING and item.get("review")
+                                 and item.get("last_completed")):
+        return "fixed" if item.get("branch") else "reported"
+    return str(status)
+
+
+def summary(items: list[dict[str, Any]]) -> str:
+    """One line: `fixed 3 · reported 5 · waiting 88 (no_credentials) · failed 0`."""
+    counts: dict[str, int] = {"fixed": 0, "reported": 0, "waiting": 0, "failed": 0}
+    reasons: dict[str, int] = {}
+    for item in items:
+        what = settled_as(item)
+        counts[what] = counts.get(what, 0) + 1
+        if what == Status.WAITING:
+            reason = item.get("waiting_reason") or "?"
+            reasons[reason] = reasons.get(reason, 0) + 1
+    parts = []
+    for what, n in counts.items():
+        why = ", ".join(r if len(reasons) == 1 else f"{r} {k}" for r, k in sorted(reasons.items()))
+        parts.append(f"{what} {n}" + (f" ({why})" if what == "waiting" and reasons else ""))
+    return " · ".join(parts)
 
 
 def _prepare(rt: Runtime, repos: Sequence[Path], *, only: bool) -> tuple[Runtime, Celery]:

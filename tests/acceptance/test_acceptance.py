@@ -118,6 +118,9 @@ def test_pipeline_on_embedded_default(tmp_path):
     assert out.returncode == 0, out.stderr + out.stdout
     # the two TODO.md items, and the broken link that the default doc_health job found
     assert "dispatched 3 item(s)" in out.stdout
+    # and it ends with what became of them (the weekly doc_health item reads fixed, not pending)
+    assert out.stdout.rstrip().endswith(
+        "fixed 2 · reported 0 · waiting 1 (no_credentials) · failed 0"), out.stdout
     assert (tmp_path / "state" / "helmq.db").is_file()
     assert_link_item_done(env, repo, before)
     doc = items_by_title(env)["Broken link in docs/index.md: setup.md"]
