@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from helmq.domain.item import WorkItem
+from helmq.domain.settled import next_due, outcome
 from helmq.errors import HelmqError
 
 
@@ -29,6 +30,8 @@ def item_json(item: WorkItem) -> dict[str, Any]:
         "source": item.data.get("source"),
         "source_file": item.source_file,
         "repo": item.repo,
+        "outcome": outcome(item, datetime.now(UTC)),
+        "next_due": _iso(next_due(item)),
         "line": item.line,
         "fingerprint": item.fingerprint,
         "recurrence": item.recurrence,

@@ -126,6 +126,8 @@ def test_pipeline_on_embedded_default(tmp_path):
     doc = items_by_title(env)["Broken link in docs/index.md: setup.md"]
     assert (doc["job"], doc["status"], doc["recurrence"]) == ("doc_health", "pending", "weekly")
     assert doc["last_completed"] and doc["review"] == "accept"
+    # stored as pending for its next week, it reads as fixed until then
+    assert doc["outcome"] == "fixed" and doc["next_due"] > doc["last_completed"]
 
 
 def test_beat_schedules_scan_and_dispatch(tmp_path, pg_url, redis_url, start_worker):
