@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from helmq.cli.output import EXIT_OK, EXIT_PROBLEMS, emit, target_repos
 from helmq.domain.model import Status
+from helmq.domain.settled import next_due, outcome
 from helmq.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -57,8 +58,16 @@ def _selected_jobs(rt: Runtime, args: argparse.Namespace) -> list[str] | None:
 def cmd_items(rt: Runtime, args: argparse.Namespace) -> int:
     from helmq.web.views import item_json
 
-    items = rt.repo.list_items(jobs=_selected_jobs(rt, args), status=args.status,
-                                tier=args.tier)
+    jobs, now = _selected_jobs(rt, args), datetime.now(UTC)
+    items = rt.repo.list_items(jobs=jobs, status=args.status, tier=args.tier)
+    if args.status == Status.DONE:
+        # A recurring item is stored as pending once it settles: until it is due again it
+        # reads as done (CONTRACT: `--status done` lists it).
+        settled = [i for i in rt.repo.list_items(jobs=jobs, status=Status.PENDING,
+                                                 tier=args.tier) if outcome(i, now)]
+        items = sorted([*items, *settled], key=lambda i: i.id)
+    elif args.status == Status.PENDING:
+        items = [i for i in items if not outcome(i, now)]
     if args.repo:
         where = str(Path(args.repo).expanduser().resolve())
         items = [i for i in items if i.repo == where]
@@ -72,13 +81,19 @@ def cmd_items(rt: Runtime, args: argparse.Namespace) -> int:
         def why(i) -> str:
             if i.status is Status.QUEUED and i.stage:
                 return f"for {i.stage}"
+            due = next_due(i) if outcome(i, now) else None
+            if due is not None:
+                return f"next {due:%Y-%m-%d}"
             return i.failure_class or i.waiting_reason or ""
+
+        def status(i) -> str:
+            return "done" if i.status is Status.PENDING and outcome(i, now) else i.status.value
 
         # The key names the item's branch (helmq/<key>) for `git log` and `helmq show`.
         rows = [f"{'ID':>5}  {'STATUS':<11} {'TIER':<14} {'P':<2} {'WHY':<16} "
                 f"{'REPO':<14} {'KEY':<50} TITLE"]
         rows += [
-            f"{i.id:>5}  {i.status.value:<11} {(i.tier or '-'):<14} "
+            f"{i.id:>5}  {status(i):<11} {(i.tier or '-'):<14} "
             f"{'' if i.priority is None else i.priority:<2} "
             f"{why(i):<16} {Path(i.repo).name[:14] if i.repo else '-':<14} "
             f"{i.item_key[:50]:<50} {i.title[:60]}"

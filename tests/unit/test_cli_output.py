@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -68,3 +70,27 @@ def test_show_prints_the_stage_runs_and_the_report(item, capsys):
     out = capsys.readouterr().out
     assert "stage runs:" in out and "execute" in out and "$0.2500" in out
     assert "verdict: **accepted**" in out
+
+
+def test_a_settled_weekly_item_is_listed_as_done_with_its_next_due_date(item, capsys):
+    # Given a weekly item review settled yesterday, stored as pending until it is due again
+    engine = make_engine(os.environ["HELMQ_DATABASE_URL"])
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    with engine.begin() as conn:
+        conn.execute(update(work_items).values(
+            status=Status.PENDING, recurrence="weekly", last_completed=yesterday,
+            data={"title": TITLE, "source": "todo_md", "repo": REPO,
+                  "review": {"verdict": "reported"}}))
+    engine.dispose()
+    due = (yesterday + timedelta(days=7)).strftime("%Y-%m-%d")
+
+    # When done items are listed, then it is one, with the date it is next due
+    assert main(["items", "--status", "done"]) == 0
+    [row] = capsys.readouterr().out.splitlines()[1:]
+    assert " done " in row and f"next {due}" in row
+    assert main(["items", "--status", "done", "--json"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert (listed["outcome"], listed["next_due"][:10]) == ("reported", due)
+    # and it is no longer among the pending ones a person would think still need work
+    assert main(["items", "--status", "pending", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
