@@ -77,14 +77,10 @@ class RunResult:
 
 
 def settled_as(item: dict[str, Any]) -> str:
-    """What became of an item this run took: `fixed` (a branch with the change), `reported`
-    (done, for a person to act on), or its status. A recurring item is stored as pending again
-    once it settles; this run settled it all the same."""
-    status = item["status"]
-    if status == Status.DONE or (status == Status.PENDING and item.get("review")
-                                 and item.get("last_completed")):
-        return "fixed" if item.get("branch") else "reported"
-    return str(status)
+    """What became of an item this run took: its outcome (`fixed`, `reported`: see
+    helmq.domain.settled, which also reads a recurring item stored as pending again as
+    settled), else its status."""
+    return item.get("outcome") or str(item["status"])
 
 
 def summary(items: list[dict[str, Any]]) -> str:

@@ -21,12 +21,14 @@ def next_due(item: WorkItem) -> datetime | None:
 
 
 def outcome(item: WorkItem, now: datetime) -> str | None:
-    """`fixed` (review accepted a branch with the change) or `reported` (done with a report
-    for a person, no branch) for an item review settled and that is not due again yet; None
-    while it is unsettled, or done by its own source with nothing helmq did."""
+    """`fixed` (a branch with the change) or `reported` (done, for a person to act on, no
+    branch) for an item helmq settled (reviewed, or executed by a job without review) and that
+    is not due again yet; None while it is unsettled, or done by its own source with nothing
+    helmq did."""
     due = next_due(item)
     settled = item.status is Status.DONE or (
         item.status is Status.PENDING and due is not None and now < due)
-    if not settled or not (item.data.get("review") or {}).get("verdict"):
+    acted = (item.data.get("review") or {}).get("verdict") or item.data.get("execute")
+    if not settled or not acted:
         return None
     return "fixed" if item.branch else "reported"

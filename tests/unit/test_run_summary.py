@@ -7,15 +7,16 @@ from helmq.cli.run import settled_as, summary
 
 def item(status: str, **kw: object) -> dict:
     return {"status": status, "review": None, "branch": None, "last_completed": None,
-            "waiting_reason": None, **kw}
+            "waiting_reason": None, "outcome": None, **kw}
 
 
 def test_the_summary_counts_fixes_reports_waits_and_failures():
     items = [
-        item("done", review="accept", branch="helmq/a"),
-        item("done", review="reported"),
+        item("done", review="accept", branch="helmq/a", outcome="fixed"),
+        item("done", review="reported", outcome="reported"),
         # a weekly item that settled in this run is stored as pending again
-        item("pending", review="reported", last_completed="2026-12-04T10:00:00Z"),
+        item("pending", review="reported", last_completed="2026-12-04T10:00:00Z",
+             outcome="reported"),
         item("waiting", waiting_reason="no_credentials"),
         item("waiting", waiting_reason="no_credentials"),
         item("failed"),

@@ -42,3 +42,8 @@ def test_unsettled_items_and_items_done_by_their_source_have_no_outcome():
     assert outcome(replace(ITEM, status=Status.PENDING), NOW) is None
     assert outcome(replace(ITEM, data={}), NOW) is None  # a ticked box in TODO.md
     assert next_due(ITEM) is None
+
+
+def test_an_item_done_after_execute_by_a_job_without_review_has_an_outcome():
+    executed = replace(ITEM, data={"execute": {"fixed": 1}}, branch="helmq/k")
+    assert outcome(executed, NOW) == "fixed"
